@@ -1,1 +1,63 @@
-int main(){return 0;}
+// nusky: the command-line entry point. Every command runs SPMD (under mpirun or srun);
+// commands that only print do so on rank 0.
+#include "commands.hpp"
+
+#include "nusky/chain.hpp"
+#include "nusky/error.hpp"
+#include "nusky/log.hpp"
+#include "nusky/mpi.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+const char* usage_text =
+    "usage: nusky <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  run CONFIG [--set section.key=value]... [--output PATH] [--resume]\n"
+    "                         run the analysis chain of an INI config (under mpirun/srun)\n"
+    "  validate CONFIG [--set k=v]...\n"
+    "                         build every module of the chain and check the config\n"
+    "  modules                list the registered modules by stage\n"
+    "  describe MODULE|--all [--markdown]\n"
+    "                         a module's parameters, defaults and descriptions\n"
+    "  --help, --version\n";
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    nusky::MpiSession session(argc, argv);
+    nusky::Comm comm;
+    nusky::log::init(comm.rank(), comm.size());
+    std::vector<std::string> args(argv + 1, argv + argc);
+    try {
+        if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+            if (comm.is_root()) std::fputs(usage_text, stdout);
+            return args.empty() ? 1 : 0;
+        }
+        if (args[0] == "--version") {
+            if (comm.is_root()) std::printf("nusky %s\n", NUSKY_VERSION);
+            return 0;
+        }
+        const auto& command = nusky::find_command(args[0]);
+        std::vector<std::string> rest(args.begin() + 1, args.end());
+        return command.run(rest, comm);
+    } catch (const nusky::StepFailed&) {
+        return 1;  // reported by the failing rank
+    } catch (const nusky::UsageError& e) {
+        if (comm.is_root()) std::fprintf(stderr, "nusky: %s\n(see nusky --help)\n", e.what());
+        return 1;
+    } catch (const nusky::Error& e) {
+        // The same on every rank (arguments, config text): rank 0 speaks for all.
+        if (comm.is_root()) nusky::log::error(e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        nusky::log::error(std::string("internal error: ") + e.what());
+        comm.abort(2);
+    }
+}

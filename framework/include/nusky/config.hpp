@@ -1,0 +1,47 @@
+#pragma once
+// The job configuration: an INI file with sections [job] [reader] [selection] [reco]
+// [likelihood] [aggregation], parsed with Boost.Program_options, plus `--set section.key=value`
+// overrides. Every key must be read by some module; the rest are reported as possible typos.
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace nusky {
+
+struct ConfigEntry {
+    std::string value;
+    std::string origin;  // the file name, or "--set"
+};
+
+class Config {
+public:
+    static const std::vector<std::string>& sections();
+
+    // Reads the INI file and applies the overrides ("section.key=value").
+    static Config load(const std::string& path, const std::vector<std::string>& overrides = {});
+    static Config from_string(const std::string& text, const std::string& name,
+                              const std::vector<std::string>& overrides = {});
+
+    const std::string& path() const { return path_; }
+    bool has_section(const std::string& section) const;
+    bool has(const std::string& section, const std::string& key) const;
+    // Returns the value and marks the key as used.
+    const ConfigEntry* take(const std::string& section, const std::string& key) const;
+    // Sets a value (as if given with --set).
+    void set(const std::string& section, const std::string& key, const std::string& value);
+    // "FILE: [section] key" for messages.
+    std::string where(const std::string& section, const std::string& key) const;
+    // Throws naming the first key that no module read.
+    void check_all_used() const;
+    // The final configuration as INI text (stored in results files, compared on resume).
+    std::string text() const;
+
+private:
+    void apply_override(const std::string& assignment);
+    std::string path_;
+    std::map<std::string, std::map<std::string, ConfigEntry>> values_;
+    mutable std::set<std::pair<std::string, std::string>> used_;
+};
+
+}  // namespace nusky

@@ -1,0 +1,74 @@
+#pragma once
+// RAII HDF5 handles, one error checker that turns the HDF5 error stack into nusky::Error,
+// and the parallel-HDF5 operations nusky needs (collective dataset writes, hyperslab reads).
+#include <hdf5.h>
+
+#include "nusky/results.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nusky {
+
+class Comm;
+
+// Owns one HDF5 identifier and closes it with the matching H5*close.
+class H5Handle {
+public:
+    H5Handle() = default;
+    explicit H5Handle(hid_t id) : id_(id) {}
+    H5Handle(H5Handle&& other) noexcept : id_(other.id_) { other.id_ = H5I_INVALID_HID; }
+    H5Handle& operator=(H5Handle&& other) noexcept;
+    H5Handle(const H5Handle&) = delete;
+    H5Handle& operator=(const H5Handle&) = delete;
+    ~H5Handle() { reset(); }
+    hid_t get() const { return id_; }
+    operator hid_t() const { return id_; }
+    void reset();
+
+private:
+    hid_t id_ = H5I_INVALID_HID;
+};
+
+// Throws Error("<context>: <what>: <innermost HDF5 message>") when the call failed (< 0).
+hid_t h5_check(hid_t result, const std::string& context, const std::string& what);
+// Silences HDF5's own printing of error stacks (we report them through exceptions).
+void h5_silence_errors();
+bool is_hdf5_file(const std::string& path);
+
+// Files opened through MPI-IO (collective: every rank must call).
+H5Handle h5_create_parallel(const std::string& path, const Comm& comm);
+H5Handle h5_open_parallel(const std::string& path, const Comm& comm, bool writable = false);
+// A file opened by one process only (no MPI-IO).
+H5Handle h5_open_serial(const std::string& path, bool writable = false);
+
+bool h5_exists(hid_t location, const std::string& path);
+// Length of a 1-D dataset; throws naming the file and dataset if missing or not 1-D.
+std::int64_t h5_dataset_length(hid_t file, const std::string& file_name, const std::string& dataset);
+// Reads [begin, begin+count) of a 1-D float64 dataset (independent I/O); checks the stored type.
+std::vector<double> h5_read_doubles(hid_t file, const std::string& file_name,
+                                    const std::string& dataset, std::int64_t begin, std::int64_t count);
+std::vector<std::int64_t> h5_read_int64s(hid_t file, const std::string& file_name,
+                                         const std::string& dataset, std::int64_t begin,
+                                         std::int64_t count);
+std::vector<std::string> h5_read_strings(hid_t file, const std::string& file_name,
+                                         const std::string& dataset);
+double h5_read_double_attribute(hid_t location, const std::string& file_name,
+                                const std::string& object, const std::string& name);
+std::string h5_read_string_attribute(hid_t location, const std::string& file_name,
+                                     const std::string& object, const std::string& name);
+std::int64_t h5_read_int64_attribute(hid_t location, const std::string& file_name,
+                                     const std::string& object, const std::string& name);
+
+// Writes an attribute on `location` (every rank calls it with the same value).
+void h5_write_attribute(hid_t location, const std::string& name, const AttributeValue& value);
+// Creates the groups along `path` that do not exist yet.
+H5Handle h5_ensure_group(hid_t file, const std::string& path);
+// Creates a 1-D dataset and writes every rank's block collectively.
+void h5_write_dataset(hid_t file, const std::string& group_path, const std::string& name,
+                      const Dataset& dataset, const Comm& comm);
+// Writes a whole Results object: root attributes, groups, datasets (collective).
+void h5_write_results(hid_t file, const Results& results, const Comm& comm);
+
+}  // namespace nusky

@@ -1,0 +1,85 @@
+#pragma once
+// The five stage interfaces of a nusky chain and the context every stage sees.
+//   reader -> selection -> reco adapter -> likelihood -> aggregation
+#include "nusky/event.hpp"
+#include "nusky/module.hpp"
+#include "nusky/results.hpp"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nusky {
+
+class Comm;
+class Config;
+
+// [job]: what to run and where to write it. A module like the others, so that
+// `nusky describe job` lists its keys.
+class JobSpec : public Module {
+public:
+    Parameter<std::string> task{this, "task", "fit", "fit | trials | scan | inject | sensitivity"};
+    Parameter<std::string> output{this, "output", "nusky_results.h5",
+                                  "results file (HDF5); written as PATH.tmp and renamed when complete"};
+    Parameter<std::int64_t> seed{this, "seed", 1, "random seed of trials and simulations"};
+    Parameter<std::int64_t> trials{this, "trials", 0, "number of background trials"};
+    Parameter<std::int64_t> first_trial{this, "first_trial", 0,
+                                        "index of the first trial (job arrays split a campaign)"};
+    Parameter<std::int64_t> checkpoint_every{this, "checkpoint_every", 1000,
+                                             "trials per checkpoint block"};
+    Parameter<std::int64_t> nside{this, "nside", 128, "HEALPix nside of the all-sky scan (64 to 512)"};
+    Parameter<std::vector<std::string>> plugins{this, "plugins", {},
+                                                "shared libraries with extra modules, comma separated"};
+    void validate() override;
+};
+
+struct RunContext {
+    const Comm& comm;
+    const JobSpec& job;
+    const Config& config;
+    Results& results;
+    std::string output_path;  // the final path; writers use output_path + ".tmp"
+    bool resume = false;
+};
+
+class Reader : public Module {
+public:
+    // This rank's share of the events (and MC). Must not call collectives after a
+    // possible error on one rank only; collectives up front (file open) are fine.
+    virtual EventSample read(RunContext& context) = 0;
+};
+
+struct CutCounts {
+    std::vector<std::string> names;
+    std::vector<std::int64_t> passed;  // events passing each cut in turn (local counts)
+};
+
+class Selection : public Module {
+public:
+    // Removes the events that fail; returns the local pass counts per cut.
+    virtual CutCounts apply(Events& events, RunContext& context) = 0;
+};
+
+class RecoAdapter : public Module {
+public:
+    // Maps a reconstruction's columns onto the canonical event (floors, pull corrections).
+    virtual void adapt(Events& events, RunContext& context) = 0;
+};
+
+class Likelihood : public Module {
+public:
+    // Tasks this likelihood can run ("fit", "trials", ...).
+    virtual std::vector<std::string> tasks() const = 0;
+    // Loads inputs (templates, catalogs) and checks them; no collectives.
+    virtual void prepare(RunContext& context) {}
+    // Runs the job's task on the sample; fills context.results.
+    virtual void run(EventSample& sample, RunContext& context) = 0;
+};
+
+class Aggregation : public Module {
+public:
+    // Writes context.results collectively; PATH.tmp first, renamed when complete.
+    virtual void write(RunContext& context) = 0;
+};
+
+}  // namespace nusky

@@ -1,0 +1,155 @@
+#include "nusky/config.hpp"
+
+#include "nusky/error.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace nusky {
+
+const std::vector<std::string>& Config::sections()
+{
+    static const std::vector<std::string> names{"job",        "reader",     "selection",
+                                                "reco",       "likelihood", "aggregation"};
+    return names;
+}
+
+namespace {
+
+std::string trim(const std::string& s)
+{
+    auto b = s.find_first_not_of(" \t\r\n");
+    if (b == std::string::npos) return "";
+    auto e = s.find_last_not_of(" \t\r\n");
+    return s.substr(b, e - b + 1);
+}
+
+bool known_section(const std::string& section)
+{
+    const auto& names = Config::sections();
+    return std::find(names.begin(), names.end(), section) != names.end();
+}
+
+}  // namespace
+
+Config Config::from_string(const std::string& text, const std::string& name,
+                           const std::vector<std::string>& overrides)
+{
+    Config config;
+    config.path_ = name;
+    std::istringstream in(text);
+    po::options_description none;
+    po::parsed_options parsed(&none);
+    try {
+        parsed = po::parse_config_file(in, none, /*allow_unregistered=*/true);
+    } catch (const po::error& e) {
+        throw Error(name + ": " + e.what());
+    }
+    for (const auto& option : parsed.options) {
+        const std::string& full_key = option.string_key;
+        auto dot = full_key.find('.');
+        if (dot == std::string::npos) {
+            throw Error(name + ": key '" + full_key + "' is outside any section");
+        }
+        std::string section = full_key.substr(0, dot), key = full_key.substr(dot + 1);
+        if (!known_section(section)) {
+            throw Error(name + ": unknown section [" + section +
+                        "] (sections: job, reader, selection, reco, likelihood, aggregation)");
+        }
+        if (config.has(section, key)) {
+            throw Error(name + ": [" + section + "] " + key + " is given twice");
+        }
+        std::string value = option.value.empty() ? "" : trim(option.value.front());
+        config.values_[section][key] = ConfigEntry{value, name};
+    }
+    for (const auto& assignment : overrides) config.apply_override(assignment);
+    return config;
+}
+
+Config Config::load(const std::string& path, const std::vector<std::string>& overrides)
+{
+    std::ifstream in(path);
+    if (!in) throw Error(path + ": cannot open the config file");
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    return from_string(buffer.str(), path, overrides);
+}
+
+void Config::apply_override(const std::string& assignment)
+{
+    auto eq = assignment.find('=');
+    auto dot = assignment.find('.');
+    if (eq == std::string::npos || dot == std::string::npos || dot > eq) {
+        throw Error("--set " + assignment + ": expected section.key=value");
+    }
+    std::string section = trim(assignment.substr(0, dot));
+    std::string key = trim(assignment.substr(dot + 1, eq - dot - 1));
+    if (!known_section(section)) throw Error("--set " + assignment + ": unknown section [" + section + "]");
+    values_[section][key] = ConfigEntry{trim(assignment.substr(eq + 1)), "--set"};
+}
+
+bool Config::has_section(const std::string& section) const { return values_.count(section) > 0; }
+
+bool Config::has(const std::string& section, const std::string& key) const
+{
+    auto s = values_.find(section);
+    return s != values_.end() && s->second.count(key) > 0;
+}
+
+const ConfigEntry* Config::take(const std::string& section, const std::string& key) const
+{
+    auto s = values_.find(section);
+    if (s == values_.end()) return nullptr;
+    auto k = s->second.find(key);
+    if (k == s->second.end()) return nullptr;
+    used_.insert({section, key});
+    return &k->second;
+}
+
+void Config::set(const std::string& section, const std::string& key, const std::string& value)
+{
+    values_[section][key] = ConfigEntry{value, "--set"};
+}
+
+std::string Config::where(const std::string& section, const std::string& key) const
+{
+    auto s = values_.find(section);
+    if (s != values_.end()) {
+        auto k = s->second.find(key);
+        if (k != s->second.end() && k->second.origin == "--set") {
+            return "--set " + section + "." + key;
+        }
+    }
+    return path_ + ": [" + section + "] " + key;
+}
+
+void Config::check_all_used() const
+{
+    for (const auto& [section, keys] : values_) {
+        for (const auto& [key, entry] : keys) {
+            if (!used_.count({section, key})) {
+                throw Error(where(section, key) + ": unused parameter (no module of this chain reads it; possible typo?)");
+            }
+        }
+    }
+}
+
+std::string Config::text() const
+{
+    std::ostringstream out;
+    for (const auto& section : sections()) {
+        auto s = values_.find(section);
+        if (s == values_.end()) continue;
+        out << "[" << section << "]\n";
+        for (const auto& [key, entry] : s->second) out << key << " = " << entry.value << "\n";
+        out << "\n";
+    }
+    return out.str();
+}
+
+}  // namespace nusky

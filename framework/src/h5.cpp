@@ -1,0 +1,376 @@
+#include "nusky/h5.hpp"
+
+#include "nusky/error.hpp"
+#include "nusky/mpi.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+
+namespace nusky {
+
+H5Handle& H5Handle::operator=(H5Handle&& other) noexcept
+{
+    if (this != &other) {
+        reset();
+        id_ = other.id_;
+        other.id_ = H5I_INVALID_HID;
+    }
+    return *this;
+}
+
+void H5Handle::reset()
+{
+    if (id_ < 0) return;
+    switch (H5Iget_type(id_)) {
+    case H5I_FILE: H5Fclose(id_); break;
+    case H5I_GROUP: H5Gclose(id_); break;
+    case H5I_DATASET: H5Dclose(id_); break;
+    case H5I_DATASPACE: H5Sclose(id_); break;
+    case H5I_DATATYPE: H5Tclose(id_); break;
+    case H5I_ATTR: H5Aclose(id_); break;
+    case H5I_GENPROP_LST: H5Pclose(id_); break;
+    default: break;
+    }
+    id_ = H5I_INVALID_HID;
+}
+
+namespace {
+
+herr_t innermost_message(unsigned n, const H5E_error2_t* e, void* out)
+{
+    if (n == 0 && e->desc) *static_cast<std::string*>(out) = e->desc;
+    return 0;
+}
+
+}  // namespace
+
+hid_t h5_check(hid_t result, const std::string& context, const std::string& what)
+{
+    if (result >= 0) return result;
+    std::string detail;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, innermost_message, &detail);
+    H5Eclear2(H5E_DEFAULT);
+    throw Error(context + ": " + what + (detail.empty() ? "" : " (" + detail + ")"));
+}
+
+void h5_silence_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+bool is_hdf5_file(const std::string& path)
+{
+    h5_silence_errors();
+    return H5Fis_hdf5(path.c_str()) > 0;
+}
+
+namespace {
+
+H5Handle mpio_access(const Comm& comm, const std::string& path)
+{
+    H5Handle fapl(h5_check(H5Pcreate(H5P_FILE_ACCESS), path, "H5Pcreate"));
+    h5_check(H5Pset_fapl_mpio(fapl, comm.raw(), MPI_INFO_NULL), path, "H5Pset_fapl_mpio");
+    // Every rank takes part in metadata operations, so they may be collective too.
+    h5_check(H5Pset_all_coll_metadata_ops(fapl, true), path, "H5Pset_all_coll_metadata_ops");
+    h5_check(H5Pset_coll_metadata_write(fapl, true), path, "H5Pset_coll_metadata_write");
+    return fapl;
+}
+
+}  // namespace
+
+H5Handle h5_create_parallel(const std::string& path, const Comm& comm)
+{
+    h5_silence_errors();
+    auto fapl = mpio_access(comm, path);
+    return H5Handle(h5_check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), path,
+                             "cannot create the file"));
+}
+
+H5Handle h5_open_parallel(const std::string& path, const Comm& comm, bool writable)
+{
+    h5_silence_errors();
+    auto fapl = mpio_access(comm, path);
+    return H5Handle(h5_check(H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl),
+                             path, "cannot open as HDF5"));
+}
+
+H5Handle h5_open_serial(const std::string& path, bool writable)
+{
+    h5_silence_errors();
+    return H5Handle(h5_check(H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT),
+                             path, "cannot open as HDF5"));
+}
+
+bool h5_exists(hid_t location, const std::string& path)
+{
+    // Check each component so that a missing parent group is not an error.
+    std::string partial;
+    std::size_t start = path.front() == '/' ? 1 : 0;
+    while (start <= path.size()) {
+        auto slash = path.find('/', start);
+        std::string component = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+        partial += "/" + component;
+        if (H5Lexists(location, partial.c_str(), H5P_DEFAULT) <= 0) return false;
+        if (slash == std::string::npos) break;
+        start = slash + 1;
+    }
+    return true;
+}
+
+namespace {
+
+H5Handle open_1d_dataset(hid_t file, const std::string& file_name, const std::string& dataset,
+                         std::int64_t* length)
+{
+    if (!h5_exists(file, dataset)) throw Error(file_name + ": missing dataset " + dataset);
+    H5Handle d(h5_check(H5Dopen2(file, dataset.c_str(), H5P_DEFAULT), file_name, "cannot open " + dataset));
+    H5Handle space(h5_check(H5Dget_space(d), file_name, dataset));
+    int rank = H5Sget_simple_extent_ndims(space);
+    if (rank != 1) {
+        throw Error(file_name + ": dataset " + dataset + " has " + std::to_string(rank) +
+                    " dimensions, expected 1");
+    }
+    hsize_t dims[1];
+    H5Sget_simple_extent_dims(space, dims, nullptr);
+    *length = static_cast<std::int64_t>(dims[0]);
+    return d;
+}
+
+template <class T>
+std::vector<T> read_slice(hid_t file, const std::string& file_name, const std::string& dataset,
+                          std::int64_t begin, std::int64_t count, hid_t memory_type,
+                          H5T_class_t expected_class, const char* expected_name)
+{
+    std::int64_t length = 0;
+    auto d = open_1d_dataset(file, file_name, dataset, &length);
+    H5Handle type(h5_check(H5Dget_type(d), file_name, dataset));
+    if (H5Tget_class(type) != expected_class || (expected_class == H5T_FLOAT && H5Tget_size(type) != 8)) {
+        throw Error(file_name + ": dataset " + dataset + " has the wrong type (expected " + expected_name + ")");
+    }
+    if (begin < 0 || count < 0 || begin + count > length) {
+        throw Error(file_name + ": dataset " + dataset + " is shorter (" + std::to_string(length) +
+                    ") than needed (" + std::to_string(begin + count) + ")");
+    }
+    std::vector<T> out(static_cast<std::size_t>(count));
+    H5Handle file_space(h5_check(H5Dget_space(d), file_name, dataset));
+    hsize_t start[1] = {static_cast<hsize_t>(begin)}, n[1] = {static_cast<hsize_t>(count)};
+    h5_check(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, n, nullptr), file_name, dataset);
+    H5Handle memory_space(h5_check(H5Screate_simple(1, n, nullptr), file_name, dataset));
+    h5_check(H5Dread(d, memory_type, memory_space, file_space, H5P_DEFAULT, out.data()), file_name,
+             "cannot read " + dataset);
+    return out;
+}
+
+}  // namespace
+
+std::int64_t h5_dataset_length(hid_t file, const std::string& file_name, const std::string& dataset)
+{
+    std::int64_t length = 0;
+    open_1d_dataset(file, file_name, dataset, &length);
+    return length;
+}
+
+std::vector<double> h5_read_doubles(hid_t file, const std::string& file_name, const std::string& dataset,
+                                    std::int64_t begin, std::int64_t count)
+{
+    return read_slice<double>(file, file_name, dataset, begin, count, H5T_NATIVE_DOUBLE, H5T_FLOAT, "float64");
+}
+
+std::vector<std::int64_t> h5_read_int64s(hid_t file, const std::string& file_name,
+                                         const std::string& dataset, std::int64_t begin, std::int64_t count)
+{
+    return read_slice<std::int64_t>(file, file_name, dataset, begin, count, H5T_NATIVE_INT64,
+                                    H5T_INTEGER, "integer");
+}
+
+std::vector<std::string> h5_read_strings(hid_t file, const std::string& file_name, const std::string& dataset)
+{
+    std::int64_t length = 0;
+    auto d = open_1d_dataset(file, file_name, dataset, &length);
+    H5Handle type(h5_check(H5Dget_type(d), file_name, dataset));
+    if (H5Tget_class(type) != H5T_STRING || H5Tis_variable_str(type) > 0) {
+        throw Error(file_name + ": dataset " + dataset + " is not a fixed-length string dataset");
+    }
+    std::size_t width = H5Tget_size(type);
+    std::vector<char> buffer(width * static_cast<std::size_t>(length) + 1, '\0');
+    h5_check(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer.data()), file_name, dataset);
+    std::vector<std::string> out;
+    for (std::int64_t i = 0; i < length; ++i) {
+        const char* s = buffer.data() + i * width;
+        out.emplace_back(s, strnlen(s, width));
+    }
+    return out;
+}
+
+namespace {
+
+H5Handle open_attribute(hid_t location, const std::string& file_name, const std::string& object,
+                        const std::string& name)
+{
+    if (H5Aexists_by_name(location, object.c_str(), name.c_str(), H5P_DEFAULT) <= 0) {
+        throw Error(file_name + ": missing attribute " + name + " on " + object);
+    }
+    return H5Handle(h5_check(H5Aopen_by_name(location, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+                             file_name, "attribute " + name));
+}
+
+}  // namespace
+
+double h5_read_double_attribute(hid_t location, const std::string& file_name, const std::string& object,
+                                const std::string& name)
+{
+    auto a = open_attribute(location, file_name, object, name);
+    double v = 0;
+    h5_check(H5Aread(a, H5T_NATIVE_DOUBLE, &v), file_name, "attribute " + name + " is not a number");
+    return v;
+}
+
+std::int64_t h5_read_int64_attribute(hid_t location, const std::string& file_name, const std::string& object,
+                                     const std::string& name)
+{
+    auto a = open_attribute(location, file_name, object, name);
+    std::int64_t v = 0;
+    h5_check(H5Aread(a, H5T_NATIVE_INT64, &v), file_name, "attribute " + name + " is not an integer");
+    return v;
+}
+
+std::string h5_read_string_attribute(hid_t location, const std::string& file_name, const std::string& object,
+                                     const std::string& name)
+{
+    auto a = open_attribute(location, file_name, object, name);
+    H5Handle type(h5_check(H5Aget_type(a), file_name, name));
+    if (H5Tget_class(type) != H5T_STRING) throw Error(file_name + ": attribute " + name + " is not a string");
+    if (H5Tis_variable_str(type) > 0) {
+        char* value = nullptr;
+        H5Handle memory(H5Tcopy(H5T_C_S1));
+        H5Tset_size(memory, H5T_VARIABLE);
+        h5_check(H5Aread(a, memory, &value), file_name, name);
+        std::string out = value ? value : "";
+        H5free_memory(value);
+        return out;
+    }
+    std::size_t width = H5Tget_size(type);
+    std::string out(width, '\0');
+    h5_check(H5Aread(a, type, out.data()), file_name, name);
+    out.resize(strnlen(out.c_str(), width));
+    return out;
+}
+
+namespace {
+
+H5Handle string_type(std::size_t width)
+{
+    H5Handle t(H5Tcopy(H5T_C_S1));
+    H5Tset_size(t, std::max<std::size_t>(width, 1));
+    H5Tset_strpad(t, H5T_STR_NULLTERM);
+    return t;
+}
+
+}  // namespace
+
+void h5_write_attribute(hid_t location, const std::string& name, const AttributeValue& value)
+{
+    if (H5Aexists(location, name.c_str()) > 0) H5Adelete(location, name.c_str());
+    H5Handle space(H5Screate(H5S_SCALAR));
+    if (const auto* d = std::get_if<double>(&value)) {
+        H5Handle a(h5_check(H5Acreate2(location, name.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT),
+                            "results", "attribute " + name));
+        h5_check(H5Awrite(a, H5T_NATIVE_DOUBLE, d), "results", "attribute " + name);
+    } else if (const auto* i = std::get_if<std::int64_t>(&value)) {
+        H5Handle a(h5_check(H5Acreate2(location, name.c_str(), H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT),
+                            "results", "attribute " + name));
+        h5_check(H5Awrite(a, H5T_NATIVE_INT64, i), "results", "attribute " + name);
+    } else {
+        const auto& s = std::get<std::string>(value);
+        auto type = string_type(s.size() + 1);
+        H5Handle a(h5_check(H5Acreate2(location, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
+                            "results", "attribute " + name));
+        std::string padded = s;
+        padded.resize(s.size() + 1, '\0');
+        h5_check(H5Awrite(a, type, padded.data()), "results", "attribute " + name);
+    }
+}
+
+H5Handle h5_ensure_group(hid_t file, const std::string& path)
+{
+    std::string partial;
+    std::size_t start = 1;
+    H5Handle group;
+    while (start <= path.size()) {
+        auto slash = path.find('/', start);
+        partial = path.substr(0, slash);
+        if (H5Lexists(file, partial.c_str(), H5P_DEFAULT) > 0) {
+            group = H5Handle(h5_check(H5Gopen2(file, partial.c_str(), H5P_DEFAULT), "results", partial));
+        } else {
+            group = H5Handle(h5_check(H5Gcreate2(file, partial.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                                      "results", "cannot create group " + partial));
+        }
+        if (slash == std::string::npos) break;
+        start = slash + 1;
+    }
+    return group;
+}
+
+void h5_write_dataset(hid_t file, const std::string& group_path, const std::string& name,
+                      const Dataset& dataset, const Comm& comm)
+{
+    auto group = h5_ensure_group(file, group_path);
+    hsize_t global[1] = {static_cast<hsize_t>(dataset.global_size)};
+    H5Handle file_space(H5Screate_simple(1, global, nullptr));
+
+    H5Handle file_type, memory_type;
+    const void* data = nullptr;
+    std::size_t local_count = 0;
+    std::vector<char> string_buffer;
+    if (const auto* d = std::get_if<std::vector<double>>(&dataset.local)) {
+        file_type = H5Handle(H5Tcopy(H5T_IEEE_F64LE));
+        memory_type = H5Handle(H5Tcopy(H5T_NATIVE_DOUBLE));
+        data = d->data();
+        local_count = d->size();
+    } else if (const auto* i = std::get_if<std::vector<std::int64_t>>(&dataset.local)) {
+        file_type = H5Handle(H5Tcopy(H5T_STD_I64LE));
+        memory_type = H5Handle(H5Tcopy(H5T_NATIVE_INT64));
+        data = i->data();
+        local_count = i->size();
+    } else {
+        // Fixed-length strings: parallel HDF5 cannot write variable-length data collectively.
+        const auto& s = std::get<std::vector<std::string>>(dataset.local);
+        double longest = 0;
+        for (const auto& item : s) longest = std::max(longest, static_cast<double>(item.size()));
+        auto width = static_cast<std::size_t>(comm.max(longest)) + 1;
+        file_type = string_type(width);
+        memory_type = string_type(width);
+        string_buffer.assign(width * std::max<std::size_t>(s.size(), 1), '\0');
+        for (std::size_t k = 0; k < s.size(); ++k) std::memcpy(&string_buffer[k * width], s[k].data(), s[k].size());
+        data = string_buffer.data();
+        local_count = s.size();
+    }
+
+    std::string full = group_path + "/" + name;
+    H5Handle d(h5_check(H5Dcreate2(group, name.c_str(), file_type, file_space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                        "results", "cannot create dataset " + full));
+    hsize_t start[1] = {static_cast<hsize_t>(dataset.offset)}, count[1] = {local_count};
+    if (local_count > 0) {
+        h5_check(H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, count, nullptr), "results", full);
+    } else {
+        H5Sselect_none(file_space);  // still take part in the collective write
+    }
+    H5Handle memory_space(H5Screate_simple(1, count, nullptr));
+    if (local_count == 0) H5Sselect_none(memory_space);
+    H5Handle transfer(H5Pcreate(H5P_DATASET_XFER));
+    H5Pset_dxpl_mpio(transfer, H5FD_MPIO_COLLECTIVE);
+    h5_check(H5Dwrite(d, memory_type, memory_space, file_space, transfer, data), "results",
+             "collective write of " + full + " failed");
+    for (const auto& [attribute, value] : dataset.attributes) h5_write_attribute(d, attribute, value);
+}
+
+void h5_write_results(hid_t file, const Results& results, const Comm& comm)
+{
+    H5Handle root(h5_check(H5Gopen2(file, "/", H5P_DEFAULT), "results", "/"));
+    for (const auto& [name, value] : results.root_attributes) h5_write_attribute(root, name, value);
+    for (const auto& [path, group] : results.groups) {
+        auto g = h5_ensure_group(file, path);
+        for (const auto& [name, value] : group.attributes) h5_write_attribute(g, name, value);
+        for (const auto& [name, dataset] : group.datasets) h5_write_dataset(file, path, name, dataset, comm);
+    }
+}
+
+}  // namespace nusky

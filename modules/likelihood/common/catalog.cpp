@@ -1,0 +1,121 @@
+#include "likelihood/common/catalog.hpp"
+
+#include "nusky/error.hpp"
+#include "nusky/text_table.hpp"
+
+#include <cmath>
+#include <fstream>
+#include <numbers>
+#include <sstream>
+
+namespace nusky {
+
+namespace {
+
+bool is_number(const std::string& token, double& value)
+{
+    return parse_double(token.data(), token.data() + token.size(), value);
+}
+
+double degrees_to_radians(double deg) { return deg * std::numbers::pi / 180.0; }
+
+}  // namespace
+
+std::vector<Source> read_source_catalog(const std::string& path)
+{
+    std::ifstream in(path);
+    if (!in) throw file_error(path, 0, "cannot open source catalog");
+    std::vector<Source> sources;
+    std::string line;
+    long line_number = 0;
+    while (std::getline(in, line)) {
+        ++line_number;
+        std::istringstream fields(line);
+        std::vector<std::string> tokens;
+        for (std::string t; fields >> t;) tokens.push_back(t);  // spaces, tabs, '\r'
+        if (tokens.empty() || tokens.front().front() == '#') continue;
+        if (tokens.size() < 3)
+            throw file_error(path, line_number, "expected 'name ra_deg dec_deg [weight]', got " +
+                                                    std::to_string(tokens.size()) + " column(s)");
+        Source s;
+        s.name = tokens[0];
+        double ra_deg, dec_deg;
+        if (!is_number(tokens[1], ra_deg))
+            throw file_error(path, line_number, "RA '" + tokens[1] + "' is not a number");
+        if (!is_number(tokens[2], dec_deg))
+            throw file_error(path, line_number, "Dec '" + tokens[2] + "' is not a number");
+        if (!(ra_deg >= 0.0 && ra_deg < 360.0))
+            throw file_error(path, line_number,
+                             "RA " + tokens[1] + " deg of " + s.name + " is outside [0, 360)");
+        if (!(std::abs(dec_deg) <= 90.0))
+            throw file_error(path, line_number,
+                             "Dec " + tokens[2] + " deg of " + s.name + " is outside [-90, 90]");
+        s.ra = degrees_to_radians(ra_deg);
+        s.dec = degrees_to_radians(dec_deg);
+        double weight;
+        if (tokens.size() >= 4 && is_number(tokens[3], weight)) {
+            if (!(weight > 0.0) || !std::isfinite(weight))
+                throw file_error(path, line_number,
+                                 "weight " + tokens[3] + " of " + s.name + " must be positive");
+            s.weight = weight;
+        }
+        sources.push_back(std::move(s));
+    }
+    if (sources.empty()) throw file_error(path, 0, "no sources in the catalog");
+    return sources;
+}
+
+std::vector<double> stacking_coefficients(const std::vector<Source>& sources,
+                                          const std::vector<double>& acceptance)
+{
+    if (acceptance.size() != sources.size())
+        throw Error("stacking: " + std::to_string(acceptance.size()) + " acceptances for " +
+                    std::to_string(sources.size()) + " sources");
+    std::vector<double> a(sources.size());
+    double total = 0.0;
+    for (std::size_t k = 0; k < sources.size(); ++k) {
+        if (!(acceptance[k] >= 0.0)) throw Error("stacking: negative or NaN acceptance");
+        a[k] = sources[k].weight * acceptance[k];
+        total += a[k];
+    }
+    if (!(total > 0.0) || !std::isfinite(total))
+        throw Error("stacking: the weighted acceptance of all sources is zero");
+    for (double& v : a) v /= total;
+    return a;
+}
+
+void stack_signal(const std::vector<Eigen::ArrayXd>& per_source_signal,
+                  const std::vector<double>& coefficients, Eigen::ArrayXd& out)
+{
+    if (per_source_signal.empty() || per_source_signal.size() != coefficients.size())
+        throw Error("stacking: need one coefficient per source signal");
+    double total = 0.0;
+    for (double c : coefficients) total += c;
+    if (!(total > 0.0)) throw Error("stacking: coefficients sum to zero");
+    out = Eigen::ArrayXd::Zero(per_source_signal.front().size());
+    for (std::size_t k = 0; k < per_source_signal.size(); ++k) {
+        if (per_source_signal[k].size() != out.size())
+            throw Error("stacking: per-source signal arrays have different lengths");
+        out += (coefficients[k] / total) * per_source_signal[k];
+    }
+}
+
+void stacked_vmf_density(const Eigen::ArrayXd& x, const Eigen::ArrayXd& y, const Eigen::ArrayXd& z,
+                         const VmfEventConstants& constants, const std::vector<Source>& sources,
+                         const std::vector<double>& coefficients, Eigen::ArrayXd& out)
+{
+    if (sources.empty() || sources.size() != coefficients.size())
+        throw Error("stacking: need one coefficient per source");
+    double total = 0.0;
+    for (double c : coefficients) total += c;
+    if (!(total > 0.0)) throw Error("stacking: coefficients sum to zero");
+    out = Eigen::ArrayXd::Zero(x.size());
+    Eigen::ArrayXd one_source;
+    for (std::size_t k = 0; k < sources.size(); ++k) {
+        if (coefficients[k] == 0.0) continue;
+        vmf_density(x, y, z, constants, unit_vector(sources[k].ra, sources[k].dec), one_source);
+        out += (coefficients[k] / total) * one_source;
+    }
+}
+
+}  // namespace nusky

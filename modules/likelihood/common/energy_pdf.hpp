@@ -1,0 +1,119 @@
+#pragma once
+// Energy term of the point-source likelihood (docs/PHYSICS.md section 4):
+// R(sin dec, log10 E; gamma) = f_S / f_B from 2-D histograms in (sin dec, log10 E), each
+// sin-dec column normalised to a density in log10 E; f_B from data, f_S from MC weighted by
+// OW * E_nu^-gamma on a grid of gamma, interpolated linearly in gamma.
+// Histogram filling is local (per rank); the caller sums the counts across ranks and builds
+// the table from the global counts, so every rank holds the identical table.
+#include <Eigen/Core>
+
+#include <vector>
+
+namespace nusky {
+
+// Equal bins: sin dec on [-1, 1], log10(E/GeV) on [log_energy_min, log_energy_max].
+struct EnergyBinning {
+    int n_sin_dec = 20;
+    int n_log_energy = 30;
+    double log_energy_min = 2.0;
+    double log_energy_max = 7.0;
+
+    int n_cells() const { return n_sin_dec * n_log_energy; }
+    // Throws nusky::Error on non-positive bin counts or an empty log-energy range.
+    void validate() const;
+    // Flat index sin_dec_bin * n_log_energy + log_energy_bin (a column is contiguous).
+    // sin dec outside [-1, 1] or NaN is an error; log10 E beyond the range is put in the
+    // edge bin, so every event gets a finite R.
+    int cell(double sin_dec, double log10_energy) const;
+};
+
+// Equally spaced spectral indices first, first + step, ..., (size points).
+struct GammaGrid {
+    double first = 1.0;
+    double step = 0.1;
+    int size = 31;
+
+    // Grid from min to max inclusive (max - min must be a multiple of step to 1e-9).
+    static GammaGrid uniform(double min, double max, double step);
+    // One point, for templates with a fixed spectrum.
+    static GammaGrid single(double gamma) { return {gamma, 1.0, 1}; }
+
+    double value(int k) const { return first + step * k; }
+    double last() const { return value(size - 1); }
+    // Segment k and weight t so that value = (1 - t) grid[k] + t grid[k + 1]; gamma is clamped
+    // to the grid. For a one-point grid k = 0, t = 0.
+    void locate(double gamma, int& k, double& t) const;
+};
+
+// Adds data events to per-cell counts (counts.size() == binning.n_cells()).
+void fill_energy_data_counts(const EnergyBinning& binning, const Eigen::ArrayXd& sin_dec,
+                             const Eigen::ArrayXd& log10_energy, std::vector<double>& counts);
+
+// Adds MC events, weighted by oneweight * true_energy^-gamma for each grid gamma, to
+// counts laid out as counts[k * n_cells + cell] (counts.size() == grid.size * n_cells).
+// sin_dec and log10_energy are the reconstructed values; true_energy is E_nu in GeV.
+void fill_energy_mc_counts(const EnergyBinning& binning, const GammaGrid& grid,
+                           const Eigen::ArrayXd& sin_dec, const Eigen::ArrayXd& log10_energy,
+                           const Eigen::ArrayXd& true_energy, const Eigen::ArrayXd& oneweight,
+                           std::vector<double>& counts);
+
+// R_i at every grid gamma for a fixed event set, so a fit only interpolates.
+// table(i, k) = R_i(grid[k]); column k (one gamma) is contiguous over events.
+class EventEnergyRatios {
+public:
+    EventEnergyRatios() = default;
+    EventEnergyRatios(GammaGrid grid, Eigen::ArrayXXd table);
+    // R = 1 for every event (spatial-only analyses).
+    static EventEnergyRatios unity(Eigen::Index n_events);
+
+    Eigen::Index n_events() const { return table_.rows(); }
+    const GammaGrid& grid() const { return grid_; }
+    const Eigen::ArrayXXd& table() const { return table_; }
+
+    // R_i(gamma) by linear interpolation in gamma (clamped to the grid).
+    void ratios(double gamma, Eigen::ArrayXd& out) const;
+    // dR_i/dgamma of the piecewise-linear interpolant (0 outside the grid or on a 1-point grid;
+    // at a grid point, the slope of the segment to its right, except at the last point).
+    void ratio_derivatives(double gamma, Eigen::ArrayXd& out) const;
+    // out[i] = factor[i] * R_i(gamma) for i < n_events(): the per-event S R / B of a fit,
+    // written to raw storage so the fit's workspace is reused without allocation.
+    void multiply(double gamma, const double* factor, double* out) const;
+
+private:
+    GammaGrid grid_{GammaGrid::single(2.0)};
+    Eigen::ArrayXXd table_;
+};
+
+class EnergyRatioTable {
+public:
+    // data_counts: global per-cell data counts; mc_counts: global weighted MC, layout as in
+    // fill_energy_mc_counts. Empty-bin rules, per column and grid gamma:
+    //   f_S > 0, f_B > 0: R = f_S / f_B
+    //   f_S > 0, f_B = 0: R = f_S / (smallest non-zero f_B of the column)
+    //   f_S = 0, f_B = 0: R = 1
+    //   f_S = 0, f_B > 0: R = 0 (no signal expected there)
+    //   a column with no data or no MC at all: R = 1 (no energy information in that band).
+    EnergyRatioTable(EnergyBinning binning, GammaGrid grid, const std::vector<double>& data_counts,
+                     const std::vector<double>& mc_counts);
+
+    const EnergyBinning& binning() const { return binning_; }
+    const GammaGrid& grid() const { return grid_; }
+
+    // R at grid point k for a cell.
+    double ratio_at_grid(int k, int cell) const { return ratio_[k * binning_.n_cells() + cell]; }
+    // R(sin dec, log10 E, gamma), linear in gamma between grid points (clamped to the grid).
+    double ratio(double sin_dec, double log10_energy, double gamma) const;
+    // dR/dgamma of that piecewise-linear interpolant (conventions as in EventEnergyRatios).
+    double ratio_derivative(double sin_dec, double log10_energy, double gamma) const;
+
+    // Per-event table of R at every grid gamma, for a fixed event set.
+    EventEnergyRatios event_ratios(const Eigen::ArrayXd& sin_dec,
+                                   const Eigen::ArrayXd& log10_energy) const;
+
+private:
+    EnergyBinning binning_;
+    GammaGrid grid_;
+    std::vector<double> ratio_;  // [k * n_cells + cell]
+};
+
+}  // namespace nusky

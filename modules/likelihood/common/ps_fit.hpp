@@ -1,0 +1,111 @@
+#pragma once
+// The point-source fit (docs/PHYSICS.md section 5):
+//   TS(n_s, gamma) = 2 sum_i ln(1 + (n_s/N) (S_i R_i(gamma) / B_i - 1)),
+// maximised over 0 <= n_s < N (safeguarded Newton on dTS/dn_s) and gamma (Brent, bounded).
+//
+// Built for distributed events: each rank passes only its own events, and every sum over
+// events goes through a `reduce` callback that sums a few doubles in place across ranks
+// (MPI_Allreduce with MPI_SUM; reduce_nothing on one process). All branching depends only on
+// reduced values, so every rank takes the same steps and returns the same result.
+//
+// Dropped events: events with S R / B negligible (below ~1e-12 of the largest) may be left out;
+// the caller gives the global N and the global number kept N', and the exact term
+// (N - N') ln(1 - n_s/N) (the limit S R / B -> 0) is added once, after the reduction.
+#include "likelihood/common/energy_pdf.hpp"
+
+#include <Eigen/Core>
+
+#include <cstddef>
+#include <functional>
+#include <vector>
+
+namespace nusky {
+
+// Sums `n` doubles in place across ranks.
+using ReduceSum = std::function<void(double* values, int n)>;
+// The single-process reduction: leaves the values as they are.
+void reduce_nothing(double* values, int n);
+
+struct FitResult {
+    double ts = 0.0;
+    double ns = 0.0;
+    double gamma = 0.0;
+    int n_evaluations = 0;  // passes over the (local) events
+};
+
+// Global event counts: N (all events of the sample) and N' (events passed to the fit,
+// summed over ranks). N - N' events are treated as S R / B = 0.
+struct EventTotals {
+    double n_total = 0.0;
+    double n_kept = 0.0;
+};
+
+struct FitSettings {
+    double ns_tolerance = 1e-7;   // Newton stops when the step is below this * max(1, n_s)
+    int max_newton_steps = 100;
+    double gamma_min = 1.0;
+    double gamma_max = 4.0;
+    int gamma_bits = 16;          // Brent precision: relative tolerance ~ 2^(1 - bits)
+    int max_gamma_steps = 60;
+};
+
+// Local sums of ln L(n_s) - ln L(0) = sum_i ln(1 + n_s a_i), a_i = d_i / N, with d_i the
+// per-event excess (S R / B - 1 for a point source), and its first two n_s derivatives.
+// `invalid` counts the terms whose argument 1 + n_s a_i is <= 0 (outside the domain).
+struct LlhSums {
+    double value = 0.0;
+    double first = 0.0;
+    double second = 0.0;
+    double invalid = 0.0;
+};
+// The value (a log per event) is computed only when with_value; derivatives always.
+LlhSums local_llh_sums(const double* scaled_excess, std::size_t n, double ns, bool with_value);
+
+// Owns the per-event workspace, so repeated fits (trials, scan pixels) do not allocate once it
+// has grown to the largest local event count. Not thread-safe: one fitter per thread.
+class PointSourceFitter {
+public:
+    // Fills sob_out[0 .. n_local) with S_i R_i(gamma) / B_i of the local events.
+    using SobAtGamma = std::function<void(double gamma, double* sob_out)>;
+
+    explicit PointSourceFitter(FitSettings settings = {});
+    const FitSettings& settings() const { return settings_; }
+
+    // n_s only, for fixed S R / B (energy at a fixed gamma, or R = 1). gamma is reported as
+    // the given `gamma` (e.g. the template's spectral index).
+    FitResult fit_ns(const double* sob, std::size_t n_local, const EventTotals& totals,
+                     const ReduceSum& reduce, double gamma = 0.0);
+    // n_s only, for TS = 2 sum_i ln(1 + (n_s/N) d_i) with a given excess d_i
+    // (template fit: d_i = (S_i - S~_i) R_i / B_i). Dropped events count as d = -1.
+    FitResult fit_ns_excess(const double* excess, std::size_t n_local, const EventTotals& totals,
+                            const ReduceSum& reduce, double gamma = 0.0);
+    // n_s and gamma in [gamma_min, gamma_max].
+    FitResult fit(const SobAtGamma& sob_at_gamma, std::size_t n_local, const EventTotals& totals,
+                  const ReduceSum& reduce);
+    // n_s and gamma with S_i R_i(gamma) / B_i = spatial_sob_i * R_i(gamma) from a per-event table.
+    FitResult fit(const Eigen::ArrayXd& spatial_sob, const EventEnergyRatios& ratios,
+                  const EventTotals& totals, const ReduceSum& reduce);
+
+private:
+    // Maximises over n_s with the scaled excess a_i already in work_; ns_start warm-starts.
+    FitResult maximise_ns(std::size_t n_local, const EventTotals& totals, const ReduceSum& reduce,
+                          double ns_start);
+    double* workspace(std::size_t n_local);
+
+    FitSettings settings_;
+    std::vector<double> work_;
+};
+
+// One-shot conveniences (allocate a fitter each call; use PointSourceFitter in loops).
+FitResult fit_ns_only(const Eigen::ArrayXd& sob, const EventTotals& totals,
+                      const ReduceSum& reduce = reduce_nothing, const FitSettings& settings = {});
+FitResult fit_ns_gamma(const Eigen::ArrayXd& spatial_sob, const EventEnergyRatios& ratios,
+                       const EventTotals& totals, const ReduceSum& reduce = reduce_nothing,
+                       const FitSettings& settings = {});
+
+// TS = 2 [ln L(ns) - ln L(0)] at a given n_s for fixed S R / B (with the dropped-event term).
+// For tests and profile scans; the fit does not use it.
+double ts_at(const Eigen::ArrayXd& sob, double ns, const EventTotals& totals,
+             const ReduceSum& reduce = reduce_nothing);
+
+}  // namespace nusky

@@ -1,0 +1,176 @@
+#include "readers/hdf5_events/hdf5_events.hpp"
+
+#include "nusky/error.hpp"
+#include "nusky/mpi.hpp"
+#include "nusky/registry.hpp"
+#include "nusky/stages.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <numbers>
+
+namespace nusky {
+
+namespace {
+
+Eigen::ArrayXd to_array(const std::vector<double>& v)
+{
+    return Eigen::Map<const Eigen::ArrayXd>(v.data(), static_cast<Eigen::Index>(v.size()));
+}
+
+// The first row that breaks `ok`, reported with the global index.
+template <class Ok>
+void check_values(const Eigen::ArrayXd& column, std::int64_t first_row, const std::string& file_name,
+                  const std::string& dataset, const char* requirement, Ok ok)
+{
+    for (Eigen::Index i = 0; i < column.size(); ++i) {
+        if (!std::isfinite(column[i]) || !ok(column[i])) {
+            throw Error(file_name + ": dataset " + dataset + " index " + std::to_string(first_row + i) +
+                        ": value " + std::to_string(column[i]) + " is not " + requirement);
+        }
+    }
+}
+
+}  // namespace
+
+Events read_event_group(hid_t file, const std::string& file_name, const std::string& group,
+                        bool with_truth, int rank, int size)
+{
+    const std::string ra_path = group + "/ra";
+    std::int64_t n = h5_dataset_length(file, file_name, ra_path);
+    std::vector<std::string> columns{"ra", "dec", "sigma", "log10_energy"};
+    if (with_truth) columns.insert(columns.end(), {"true_ra", "true_dec", "true_energy", "oneweight"});
+    bool with_mjd = h5_exists(file, group + "/mjd");
+    if (with_mjd) columns.push_back("mjd");
+    for (const auto& c : columns) {
+        std::int64_t length = h5_dataset_length(file, file_name, group + "/" + c);
+        if (length != n) {
+            throw Error(file_name + ": dataset " + group + "/" + c + " has " + std::to_string(length) +
+                        " rows but " + ra_path + " has " + std::to_string(n));
+        }
+    }
+    Range mine = block_range(n, rank, size);
+    auto read = [&](const std::string& c) {
+        return to_array(h5_read_doubles(file, file_name, group + "/" + c, mine.begin, mine.size()));
+    };
+    Events e;
+    const double half_pi = std::numbers::pi / 2;
+    e.ra = read("ra");
+    e.dec = read("dec");
+    e.sigma = read("sigma");
+    e.log10_energy = read("log10_energy");
+    auto any = [](double) { return true; };
+    check_values(e.ra, mine.begin, file_name, group + "/ra", "a finite angle", any);
+    check_values(e.dec, mine.begin, file_name, group + "/dec", "in [-pi/2, pi/2]",
+                 [&](double v) { return std::abs(v) <= half_pi; });
+    check_values(e.sigma, mine.begin, file_name, group + "/sigma", "a positive angle",
+                 [](double v) { return v > 0; });
+    check_values(e.log10_energy, mine.begin, file_name, group + "/log10_energy", "finite", any);
+    if (with_mjd) {
+        e.mjd = read("mjd");
+        check_values(e.mjd, mine.begin, file_name, group + "/mjd", "finite", any);
+    }
+    if (with_truth) {
+        e.true_ra = read("true_ra");
+        e.true_dec = read("true_dec");
+        e.true_energy = read("true_energy");
+        e.oneweight = read("oneweight");
+        check_values(e.true_dec, mine.begin, file_name, group + "/true_dec", "in [-pi/2, pi/2]",
+                     [&](double v) { return std::abs(v) <= half_pi; });
+        check_values(e.true_energy, mine.begin, file_name, group + "/true_energy", "a positive energy",
+                     [](double v) { return v > 0; });
+        check_values(e.oneweight, mine.begin, file_name, group + "/oneweight", "non-negative",
+                     [](double v) { return v >= 0; });
+    }
+    e.x.resize(e.ra.size());
+    e.y.resize(e.ra.size());
+    e.z.resize(e.ra.size());
+    return e;
+}
+
+namespace {
+
+void write_column(hid_t file, const std::string& path, const Eigen::ArrayXd& column)
+{
+    hsize_t dims[1] = {static_cast<hsize_t>(column.size())};
+    H5Handle space(H5Screate_simple(1, dims, nullptr));
+    H5Handle d(h5_check(H5Dcreate2(file, path.c_str(), H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT,
+                                   H5P_DEFAULT),
+                        path, "cannot create dataset"));
+    h5_check(H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, column.data()), path, "write");
+}
+
+void write_group(hid_t file, const std::string& group, const Events& e)
+{
+    H5Handle g(h5_check(H5Gcreate2(file, group.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), group, "create"));
+    write_column(file, group + "/ra", e.ra);
+    write_column(file, group + "/dec", e.dec);
+    write_column(file, group + "/sigma", e.sigma);
+    write_column(file, group + "/log10_energy", e.log10_energy);
+    if (e.has_mjd()) write_column(file, group + "/mjd", e.mjd);
+    if (e.has_truth()) {
+        write_column(file, group + "/true_ra", e.true_ra);
+        write_column(file, group + "/true_dec", e.true_dec);
+        write_column(file, group + "/true_energy", e.true_energy);
+        write_column(file, group + "/oneweight", e.oneweight);
+    }
+}
+
+}  // namespace
+
+void write_event_file(const std::string& path, const Events& data, const Events* mc, double livetime_s)
+{
+    h5_silence_errors();
+    std::string tmp = path + ".tmp";
+    {
+        H5Handle file(h5_check(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path,
+                               "cannot create the file"));
+        write_group(file, "/events", data);
+        if (mc) write_group(file, "/mc", *mc);
+        H5Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
+        h5_write_attribute(root, "livetime_s", livetime_s);
+    }
+    std::filesystem::rename(tmp, path);
+}
+
+namespace {
+
+class Hdf5EventsReader : public Reader {
+public:
+    Parameter<std::string> path{this, "path", "", "HDF5 event file in the nusky schema (/events, optional /mc)"};
+    Parameter<bool> read_mc{this, "read_mc", true, "also read the /mc group when the file has one"};
+
+    void validate() override
+    {
+        if (path().empty()) throw path.error("required: the HDF5 event file");
+    }
+
+    EventSample read(RunContext& context) override
+    {
+        namespace fs = std::filesystem;
+        const auto& file_name = path();
+        if (!fs::exists(file_name)) throw Error(file_name + ": no such file");
+        if (fs::is_directory(file_name)) throw Error(file_name + ": is a directory, expected an HDF5 file");
+        if (!is_hdf5_file(file_name)) throw Error(file_name + ": not an HDF5 file");
+        auto file = h5_open_parallel(file_name, context.comm);
+        EventSample sample;
+        int rank = context.comm.rank(), size = context.comm.size();
+        sample.data = read_event_group(file, file_name, "/events", false, rank, size);
+        if (read_mc() && h5_exists(file, "/mc")) {
+            sample.mc = read_event_group(file, file_name, "/mc", true, rank, size);
+        }
+        H5Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
+        if (H5Aexists(root, "livetime_s") > 0) {
+            sample.livetime_s = h5_read_double_attribute(file, file_name, "/", "livetime_s");
+        }
+        sample.description = file_name;
+        return sample;
+    }
+};
+
+}  // namespace
+
+NUSKY_REGISTER_MODULE(reader, Hdf5EventsReader, "hdf5_events",
+                      "events (and MC) from an HDF5 file in the nusky schema; each rank reads its block")
+
+}  // namespace nusky

@@ -1,0 +1,302 @@
+#include "readers/npy_events/npy.hpp"
+
+#include "nusky/error.hpp"
+#include "../test_paths.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <string>
+
+using nusky::Error;
+
+namespace {
+
+std::string scratch(const std::string& name) { return (nusky::test::scratch_dir() / name).string(); }
+
+std::string slurp(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+void spit(const std::string& path, const std::string& bytes)
+{
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), std::streamsize(bytes.size()));
+}
+
+std::string doubles(std::initializer_list<double> v)
+{
+    std::string s;
+    for (double x : v) s.append(reinterpret_cast<const char*>(&x), 8);
+    return s;
+}
+
+// Expects read_npy(path) to throw a nusky::Error whose message starts with the path and
+// contains `needle`.
+void expect_error(const std::string& path, const std::string& needle)
+{
+    try {
+        nusky::read_npy(path);
+        FAIL() << "no error for " << path;
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        EXPECT_EQ(msg.rfind(path + ": ", 0), 0u) << msg;
+        EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+        EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+}
+
+}  // namespace
+
+TEST(Npy, ReadsThePi0Map)
+{
+    const std::string path = nusky::test::shared_data("gp2023/Fermi-LAT_pi0_map.npy");
+    const nusky::NpyArray a = nusky::read_npy(path);
+    ASSERT_EQ(a.shape.size(), 1u);
+    EXPECT_EQ(a.shape[0], 196608u);
+    EXPECT_FALSE(a.structured());
+    ASSERT_EQ(a.count(), 196608u);
+    // normalised so that sum * pixel area = 1
+    EXPECT_NEAR(a.columns[0].sum() * 4 * M_PI / 196608.0, 1.0, 1e-9);
+    EXPECT_TRUE((a.columns[0] >= 0).all());
+
+    int nside = 0;
+    const Eigen::ArrayXd m = nusky::read_healpix_map_npy(path, &nside);
+    EXPECT_EQ(nside, 128);
+    EXPECT_EQ(m.size(), 196608);
+}
+
+TEST(Npy, HeaderOfThePi0Map)
+{
+    const std::string bytes = slurp(nusky::test::shared_data("gp2023/Fermi-LAT_pi0_map.npy"));
+    const nusky::NpyHeader h = nusky::parse_npy_header(bytes.data(), bytes.size(), "pi0");
+    EXPECT_EQ(h.major, 1);
+    EXPECT_EQ(h.minor, 0);
+    EXPECT_EQ(h.data_offset, 80u);
+    EXPECT_FALSE(h.fortran_order);
+    EXPECT_FALSE(h.structured);
+    EXPECT_EQ(h.itemsize, 8u);
+    EXPECT_EQ(h.count, 196608u);
+    ASSERT_EQ(h.fields.size(), 1u);
+    EXPECT_EQ(h.fields[0].type.kind, 'f');
+}
+
+TEST(Npy, PlainRoundTripAllTypesAndVersions)
+{
+    Eigen::ArrayXd v(6);
+    v << -3, 0, 1, 2, 17, 123456;
+    for (int version : {1, 2, 3})
+        for (const char* dtype : {"<f8", "<f4", "<i8", "<i4", "<i2", "<u4", "|u1"}) {
+            const std::string p = scratch(std::string("plain_") + std::to_string(version) + "_" +
+                                          (dtype + 1) + ".npy");
+            Eigen::ArrayXd w = v;
+            if (dtype[1] == 'u') w = v.abs().min(200.0);
+            if (std::string(dtype) == "<i2") w = v.min(30000.0);
+            nusky::write_npy(p, w, {2, 3}, dtype, version);
+            const std::string bytes = slurp(p);
+            const auto h = nusky::parse_npy_header(bytes.data(), bytes.size(), p);
+            EXPECT_EQ(h.major, version);
+            EXPECT_EQ(h.data_offset % 64, 0u);
+            const nusky::NpyArray a = nusky::read_npy(p);
+            ASSERT_EQ(a.shape, (std::vector<std::size_t>{2, 3})) << dtype;
+            ASSERT_EQ(a.count(), 6u);
+            for (int i = 0; i < 6; ++i) EXPECT_EQ(a.columns[0][i], w[i]) << dtype << " " << i;
+        }
+}
+
+TEST(Npy, Version2HeaderByHand)
+{
+    // A version 2.0 header (uint32 length), a 0-d and an empty array.
+    const std::string p = scratch("v2.npy");
+    nusky::write_npy_raw(p, "{'descr': '<f8', 'fortran_order': False, 'shape': (), }", doubles({2.5}), 2);
+    const std::string bytes = slurp(p);
+    EXPECT_EQ(bytes[6], 2);
+    const auto a = nusky::read_npy(p);
+    EXPECT_TRUE(a.shape.empty());
+    ASSERT_EQ(a.count(), 1u);
+    EXPECT_EQ(a.columns[0][0], 2.5);
+
+    nusky::write_npy_raw(p, "{\"shape\": (0,), \"fortran_order\": False, \"descr\": \"<i8\"}", "", 1);
+    EXPECT_EQ(nusky::read_npy(p).count(), 0u);
+
+    // Fortran order is harmless in 1-D.
+    nusky::write_npy_raw(p, "{'descr': '<f8', 'fortran_order': True, 'shape': (2,), }", doubles({1, 2}));
+    EXPECT_EQ(nusky::read_npy(p).columns[0][1], 2.0);
+}
+
+TEST(Npy, StructuredRoundTrip)
+{
+    const std::string p = scratch("events.npy");
+    const int n = 1000;
+    std::mt19937_64 rng(1);
+    std::uniform_real_distribution<double> u(-1, 1);
+    Eigen::ArrayXd ra(n), dec(n), logE(n), run(n), flag(n);
+    for (int i = 0; i < n; ++i) {
+        ra[i] = M_PI * (u(rng) + 1);
+        dec[i] = std::asin(u(rng));
+        logE[i] = 3 + u(rng);
+        run[i] = 100000 + i;
+        flag[i] = i % 2;
+    }
+    for (int version : {1, 2}) {
+        nusky::write_npy_structured(p, {{"ra", "<f8"}, {"dec", "<f8"}, {"logE", "<f4"}, {"run", "<i8"}, {"flag", "|b1"}},
+                                    {ra, dec, logE, run, flag}, version);
+        const nusky::NpyArray a = nusky::read_npy(p);
+        EXPECT_TRUE(a.structured());
+        ASSERT_EQ(a.names, (std::vector<std::string>{"ra", "dec", "logE", "run", "flag"}));
+        ASSERT_EQ(a.count(), std::size_t(n));
+        EXPECT_TRUE((a.column("ra") == ra).all());
+        EXPECT_TRUE((a.column("dec") == dec).all());
+        EXPECT_TRUE((a.column("logE") == logE.cast<float>().cast<double>()).all());
+        EXPECT_FALSE((a.column("logE") == logE).all());  // really stored as float32
+        EXPECT_TRUE((a.column("run") == run).all());
+        EXPECT_TRUE((a.column("flag") == flag).all());
+        EXPECT_THROW(a.column("energy"), Error);
+    }
+}
+
+TEST(Npy, StructuredWithPaddingAndNumpyStyleHeader)
+{
+    // As numpy writes an aligned dtype: a padding field ('', '|V4') between i4 and f8.
+    const std::string p = scratch("aligned.npy");
+    std::string payload;
+    for (int i = 0; i < 3; ++i) {
+        std::int32_t a = 10 * i;
+        double b = 0.5 * i;
+        payload.append(reinterpret_cast<const char*>(&a), 4);
+        payload.append(4, '\0');
+        payload.append(reinterpret_cast<const char*>(&b), 8);
+    }
+    nusky::write_npy_raw(p, "{'descr': [('a', '<i4'), ('', '|V4'), ('b', '<f8')], 'fortran_order': False, 'shape': (3,), }",
+                         payload);
+    const auto a = nusky::read_npy(p);
+    ASSERT_EQ(a.names.size(), 2u);
+    EXPECT_EQ(a.column("a")[2], 20.0);
+    EXPECT_EQ(a.column("b")[2], 1.0);
+}
+
+TEST(Npy, BrokenFilesNameTheFile)
+{
+    const std::string p = scratch("broken.npy");
+    const std::string good = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }";
+
+    nusky::write_npy_raw(p, good, doubles({1, 2}));  // 2 of 3 values
+    expect_error(p, "truncated");
+
+    nusky::write_npy_raw(p, good, doubles({1, 2, 3, 4}));
+    expect_error(p, "shape mismatch");
+
+    nusky::write_npy_raw(p, "{'descr': '>f8', 'fortran_order': False, 'shape': (3,), }", doubles({1, 2, 3}));
+    expect_error(p, "big-endian");
+
+    nusky::write_npy_raw(p, "{'descr': [('x', '<f8'), ('y', '>i4')], 'fortran_order': False, 'shape': (1,), }",
+                         std::string(12, '\0'));
+    expect_error(p, "big-endian");
+
+    nusky::write_npy_raw(p, "{'descr': '<f8', 'fortran_order': True, 'shape': (2, 2), }", doubles({1, 2, 3, 4}));
+    expect_error(p, "Fortran");
+
+    nusky::write_npy_raw(p, "{'descr': '<c16', 'fortran_order': False, 'shape': (1,), }", std::string(16, '\0'));
+    expect_error(p, "unsupported dtype");
+
+    nusky::write_npy_raw(p, "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }", std::string(8, '\0'));
+    expect_error(p, "unsupported dtype");
+
+    nusky::write_npy_raw(p, "{'descr': [('x', '<f8', (3,))], 'fortran_order': False, 'shape': (1,), }",
+                         std::string(24, '\0'));
+    expect_error(p, "sub-array");
+
+    nusky::write_npy_raw(p, "{'descr': [('x', '<f8')], 'fortran_order': False, 'shape': (1, 1), }", doubles({1}));
+    expect_error(p, "1-D");
+
+    nusky::write_npy_raw(p, "{'descr': '<f8', 'shape': (3,), }", doubles({1, 2, 3}));
+    expect_error(p, "fortran_order");
+
+    nusky::write_npy_raw(p, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), 'extra': 1}", doubles({1, 2, 3}));
+    expect_error(p, "extra");
+
+    // bad magic
+    std::string bytes = slurp(nusky::test::shared_data("gp2023/Fermi-LAT_pi0_map.npy"));
+    bytes[1] = 'X';
+    spit(p, bytes);
+    expect_error(p, "magic");
+
+    // header length beyond the end of the file
+    bytes = slurp(nusky::test::shared_data("gp2023/Fermi-LAT_pi0_map.npy"));
+    spit(p, bytes.substr(0, 40));
+    expect_error(p, "truncated");
+    spit(p, bytes.substr(0, 9));
+    expect_error(p, "truncated");
+    spit(p, bytes.substr(0, 1000));
+    expect_error(p, "truncated");
+
+    // unknown version
+    bytes[6] = 4;
+    spit(p, bytes);
+    expect_error(p, "version");
+
+    expect_error(scratch("does_not_exist.npy"), "cannot open");
+}
+
+TEST(Npy, HealpixMapSizeChecked)
+{
+    const std::string p = scratch("notamap.npy");
+    nusky::write_npy(p, Eigen::ArrayXd::Ones(1000));
+    try {
+        nusky::read_healpix_map_npy(p);
+        FAIL();
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        EXPECT_EQ(msg.rfind(p + ": ", 0), 0u) << msg;
+        EXPECT_NE(msg.find("1000"), std::string::npos) << msg;
+    }
+    nusky::write_npy(p, Eigen::ArrayXd::Ones(12 * 16 * 16), {12 * 16, 16});  // 2-D
+    EXPECT_THROW(nusky::read_healpix_map_npy(p), Error);
+    nusky::write_npy(p, Eigen::ArrayXd::Ones(12 * 16 * 16));
+    int nside = 0;
+    EXPECT_EQ(nusky::read_healpix_map_npy(p, &nside).size(), 3072);
+    EXPECT_EQ(nside, 16);
+    EXPECT_EQ(nusky::healpix_nside_of_npix(12), 1);
+    EXPECT_EQ(nusky::healpix_nside_of_npix(12 * 9), 3);
+    EXPECT_EQ(nusky::healpix_nside_of_npix(0), -1);
+    EXPECT_EQ(nusky::healpix_nside_of_npix(24), -1);
+}
+
+TEST(Npy, HeaderParserSurvivesGarbage)
+{
+    // Every prefix of a valid file, and random byte flips in the header, must give a
+    // nusky::Error or a header whose data fit - never a crash (run under ASan to be sure).
+    std::string good;
+    {
+        const std::string p = scratch("fuzzseed.npy");
+        nusky::write_npy_structured(p, {{"a", "<f8"}, {"b", "<i4"}}, {Eigen::ArrayXd::Ones(4), Eigen::ArrayXd::Zero(4)});
+        good = slurp(p);
+    }
+    for (std::size_t n = 0; n <= good.size(); ++n) {
+        std::string prefix = good.substr(0, n);
+        try {
+            auto h = nusky::parse_npy_header(prefix.data(), prefix.size(), "f");
+            EXPECT_LE(h.data_offset + h.count * h.itemsize, n);
+        } catch (const Error&) {
+        }
+    }
+    std::mt19937 rng(7);
+    int ok = 0;
+    for (int trial = 0; trial < 20000; ++trial) {
+        std::string s = good;
+        const int flips = 1 + int(rng() % 4);
+        for (int f = 0; f < flips; ++f) s[rng() % 128] = char(rng() % 256);
+        // copy into an exactly sized heap buffer so ASan would catch overreads
+        std::vector<char> buf(s.begin(), s.end());
+        try {
+            auto a = nusky::parse_npy(buf.data(), buf.size(), "f");
+            ++ok;
+        } catch (const Error&) {
+        }
+    }
+    EXPECT_GT(ok, 0);
+}
