@@ -73,6 +73,7 @@ endif()
 # unit_sources at tests/CMakeLists.txt:12 (file)
 file(GLOB_RECURSE NEW_GLOB LIST_DIRECTORIES false "/work/main/tests/unit/*.cpp")
 set(OLD_GLOB
+  "/work/main/tests/unit/framework/test_config.cpp"
   "/work/main/tests/unit/framework/test_text_table.cpp"
   "/work/main/tests/unit/likelihood/test_catalog.cpp"
   "/work/main/tests/unit/likelihood/test_energy_pdf.cpp"

@@ -80,10 +80,10 @@ TEST(PointSourceFit, RecoversInjectedSignalOnAToySky)
     EXPECT_NEAR(nusky::ts_at(sob, r.ns, totals), r.ts, 1e-9);
     EXPECT_LT(nusky::ts_at(sob, r.ns * 0.99, totals), r.ts);
     EXPECT_LT(nusky::ts_at(sob, r.ns * 1.01, totals), r.ts);
-    // ... and agrees with a brute-force scan.
+    // ... and agrees with a brute-force scan (step 0.1: within ~1e-3 of the true maximum).
     double best = 0;
-    for (double ns = 0; ns < 200; ns += 0.01) best = std::max(best, nusky::ts_at(sob, ns, totals));
-    EXPECT_NEAR(r.ts, best, 1e-5);
+    for (double ns = 0; ns < 200; ns += 0.1) best = std::max(best, nusky::ts_at(sob, ns, totals));
+    EXPECT_NEAR(r.ts, best, 1e-3);
     EXPECT_GE(r.ts, best - 1e-12);
 }
 

@@ -1,0 +1,120 @@
+#include "nusky/config.hpp"
+#include "nusky/error.hpp"
+#include "nusky/module.hpp"
+#include "nusky/registry.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace nusky;
+
+namespace {
+
+std::string error_of(const std::function<void()>& f)
+{
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+class Example : public Module {
+public:
+    Parameter<double> energy{this, "energy", 1.5, "an energy"};
+    Parameter<std::int64_t> count{this, "count", 3, "a count"};
+    Parameter<bool> flag{this, "flag", false, "a flag"};
+    Parameter<std::vector<std::string>> names{this, "names", {}, "names"};
+    void validate() override
+    {
+        if (count() < 0) throw count.error("must be >= 0");
+    }
+};
+
+}  // namespace
+
+TEST(Config, ParsesSectionsAndOverrides)
+{
+    auto c = Config::from_string("[job]\ntask = fit\n[reader]\ntype = hdf5_events\npath = a.h5\n", "t.ini",
+                                 {"reader.path=b.h5", "job.seed=7"});
+    EXPECT_EQ(c.take("reader", "path")->value, "b.h5");
+    EXPECT_EQ(c.take("job", "seed")->origin, "--set");
+    EXPECT_EQ(c.where("job", "task"), "t.ini: [job] task");
+}
+
+TEST(Config, UnknownSectionAndKeyOutsideSectionAreErrors)
+{
+    EXPECT_NE(error_of([] { Config::from_string("[readr]\ntype = x\n", "t.ini"); }).find("unknown section [readr]"),
+              std::string::npos);
+    EXPECT_NE(error_of([] { Config::from_string("type = x\n", "t.ini"); }).find("outside any section"),
+              std::string::npos);
+    EXPECT_NE(error_of([] { Config::from_string("[job]\n", "t.ini", {"bogus"}); }).find("section.key=value"),
+              std::string::npos);
+}
+
+TEST(Config, UnusedKeyIsReportedAsPossibleTypo)
+{
+    auto c = Config::from_string("[likelihood]\ntype = point_source\nra_degg = 3\n", "t.ini");
+    c.take("likelihood", "type");
+    auto message = error_of([&] { c.check_all_used(); });
+    EXPECT_NE(message.find("t.ini: [likelihood] ra_degg: unused parameter"), std::string::npos) << message;
+    EXPECT_NE(message.find("possible typo"), std::string::npos);
+}
+
+TEST(Config, TextRoundTrips)
+{
+    auto c = Config::from_string("[reader]\npath = a.h5\ntype = hdf5_events\n", "t.ini");
+    auto again = Config::from_string(c.text(), "again.ini");
+    EXPECT_EQ(again.text(), c.text());
+}
+
+TEST(Parameters, DefaultsAndTypedValues)
+{
+    Example m;
+    auto c = Config::from_string("[reco]\nenergy = 2.5e3\ncount = 12\nflag = yes\nnames = a, b ,c\n", "t.ini");
+    m.configure(c, "reco");
+    EXPECT_EQ(m.energy(), 2500.0);
+    EXPECT_EQ(m.count(), 12);
+    EXPECT_TRUE(m.flag());
+    EXPECT_EQ(m.names(), (std::vector<std::string>{"a", "b", "c"}));
+    Example d;
+    d.configure(Config::from_string("", "empty.ini"), "reco");
+    EXPECT_EQ(d.energy(), 1.5);
+    EXPECT_EQ(d.energy.default_text(), "1.5");
+}
+
+TEST(Parameters, WrongTypesNameTheKey)
+{
+    Example m;
+    auto bad_number = Config::from_string("[reco]\nenergy = high\n", "t.ini");
+    EXPECT_EQ(error_of([&] { m.configure(bad_number, "reco"); }),
+              "t.ini: [reco] energy = 'high': expected a finite number");
+    Example n;
+    auto bad_int = Config::from_string("[reco]\ncount = 1.5\n", "t.ini");
+    EXPECT_NE(error_of([&] { n.configure(bad_int, "reco"); }).find("[reco] count = '1.5': expected an integer"),
+              std::string::npos);
+    Example o;
+    auto negative = Config::from_string("[reco]\ncount = -1\n", "t.ini");
+    EXPECT_EQ(error_of([&] { o.configure(negative, "reco"); }), "t.ini: [reco] count: must be >= 0");
+    Example p;
+    auto nan = Config::from_string("[reco]\nenergy = nan\n", "t.ini");
+    EXPECT_FALSE(error_of([&] { p.configure(nan, "reco"); }).empty());
+}
+
+TEST(Registry, UnknownModuleListsTheAvailableOnes)
+{
+    auto message = error_of([] { Registry::instance().find(Stage::reader, "no_such_reader"); });
+    EXPECT_NE(message.find("unknown reader module 'no_such_reader'"), std::string::npos);
+    EXPECT_NE(message.find("hdf5_events"), std::string::npos) << message;
+}
+
+TEST(Registry, EveryModuleCanBeCreatedAndDescribed)
+{
+    for (const auto* info : Registry::instance().all()) {
+        auto module = info->create();
+        ASSERT_TRUE(module) << info->name;
+        for (const auto* p : module->parameters()) {
+            EXPECT_FALSE(p->description().empty()) << info->name << "." << p->name();
+        }
+    }
+}
