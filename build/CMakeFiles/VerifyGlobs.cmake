@@ -7,6 +7,7 @@ file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/apps/nusky/*.cpp")
 set(OLD_GLOB
   "/work/main/apps/nusky/commands.cpp"
   "/work/main/apps/nusky/main.cpp"
+  "/work/main/apps/nusky/simulate_command.cpp"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
@@ -26,6 +27,7 @@ set(OLD_GLOB
   "/work/main/framework/src/registry.cpp"
   "/work/main/framework/src/results.cpp"
   "/work/main/framework/src/text_table.cpp"
+  "/work/main/framework/src/trials.cpp"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
@@ -43,7 +45,9 @@ set(OLD_GLOB
   "/work/main/modules/readers/icecube_public"
   "/work/main/modules/readers/npy_events"
   "/work/main/modules/readers/simulation"
+  "/work/main/modules/reco/dnn_cascade"
   "/work/main/modules/reco/passthrough"
+  "/work/main/modules/reco/track"
   "/work/main/modules/selections/cuts"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")

@@ -199,6 +199,8 @@ RunSummary run_chain(Config& config, const Comm& comm, const RunOptions& options
     results.root_attributes["created_utc"] = utc_now();
     results.root_attributes["task"] = job.task();
     collective_step(comm, [&] { aggregation->write(context); });
+    // A finished trial campaign's checkpoint (PATH.ckpt) is redundant once PATH is in place.
+    if (comm.is_root()) std::filesystem::remove(output_path + ".ckpt");
 
     RunSummary summary;
     summary.task = job.task();

@@ -41,7 +41,8 @@ struct EventTotals {
 };
 
 struct FitSettings {
-    double ns_tolerance = 1e-7;   // Newton stops when the step is below this * max(1, n_s)
+    double ts_tolerance = 1e-8;   // Newton stops when a further step would gain less TS,
+    double ns_tolerance = 1e-7;   // ... or would move n_s by less than this * max(1, n_s)
     int max_newton_steps = 100;
     double gamma_min = 1.0;
     double gamma_max = 4.0;
@@ -51,14 +52,15 @@ struct FitSettings {
 
 // Local sums of ln L(n_s) - ln L(0) = sum_i ln(1 + n_s a_i), a_i = d_i / N, with d_i the
 // per-event excess (S R / B - 1 for a point source), and its first two n_s derivatives.
-// `invalid` counts the terms whose argument 1 + n_s a_i is <= 0 (outside the domain).
+// `invalid` is 1 when some argument 1 + n_s a_i is <= 0 (outside the domain), else 0;
+// summed over ranks it stays > 0 when any rank has such a term.
 struct LlhSums {
     double value = 0.0;
     double first = 0.0;
     double second = 0.0;
     double invalid = 0.0;
 };
-// The value (a log per event) is computed only when with_value; derivatives always.
+// The value (a running product, one log per call) only when with_value; derivatives always.
 LlhSums local_llh_sums(const double* scaled_excess, std::size_t n, double ns, bool with_value);
 
 // Owns the per-event workspace, so repeated fits (trials, scan pixels) do not allocate once it

@@ -1,58 +1,77 @@
 #include "likelihood/point_source/point_source.hpp"
 
 #include "nusky/log.hpp"
+#include "nusky/rng.hpp"
+#include "nusky/trials.hpp"
+#include "likelihood/common/trial_tasks.hpp"
 #include "nusky/registry.hpp"
 #include "nusky/stages.hpp"
 
+#include <limits>
 #include <numbers>
 
 namespace nusky {
 
-PointSourceModel::PointSourceModel(const Events& local_data, const Events& local_mc, const Comm& comm,
-                                   const PointSourceSettings& settings)
-    : data_(local_data), background_([&] {
+PointSourcePdfs::PointSourcePdfs(const Events& local_data, const Events& local_mc, const Comm& comm,
+                                 const PointSourceSettings& settings)
+    : background([&] {
           std::vector<double> counts(static_cast<std::size_t>(settings.sin_dec_bins), 0.0);
           fill_sin_dec_counts(local_data.z, counts);  // z = sin(dec)
           comm.sum(counts.data(), static_cast<int>(counts.size()));
           return SinDecBackgroundPdf(std::move(counts));
       }())
 {
-    n_total_ = comm.sum(static_cast<std::int64_t>(local_data.size()));
     // Every rank must agree whether the energy term is used (the MC may sit on some ranks only).
     bool any_mc = comm.sum(static_cast<std::int64_t>(local_mc.size())) > 0;
-    if (settings.use_energy && any_mc) {
-        const auto& binning = settings.energy_binning;
-        std::vector<double> data_counts(static_cast<std::size_t>(binning.n_cells()), 0.0);
-        fill_energy_data_counts(binning, local_data.z, local_data.log10_energy, data_counts);
-        comm.sum(data_counts.data(), static_cast<int>(data_counts.size()));
-        std::vector<double> mc_counts(static_cast<std::size_t>(binning.n_cells() * settings.gamma_grid.size), 0.0);
-        fill_energy_mc_counts(binning, settings.gamma_grid, local_mc.z, local_mc.log10_energy,
-                              local_mc.true_energy, local_mc.oneweight, mc_counts);
-        comm.sum(mc_counts.data(), static_cast<int>(mc_counts.size()));
-        energy_table_.emplace(binning, settings.gamma_grid, data_counts, mc_counts);
-        event_ratios_ = energy_table_->event_ratios(local_data.z, local_data.log10_energy);
-    } else {
-        event_ratios_ = EventEnergyRatios::unity(local_data.size());
-    }
-    vmf_ = vmf_event_constants(local_data.sigma);
-    background_.background_density(local_data.z, background_density_);
+    if (!settings.use_energy || !any_mc) return;
+    const auto& binning = settings.energy_binning;
+    std::vector<double> data_counts(static_cast<std::size_t>(binning.n_cells()), 0.0);
+    fill_energy_data_counts(binning, local_data.z, local_data.log10_energy, data_counts);
+    comm.sum(data_counts.data(), static_cast<int>(data_counts.size()));
+    std::vector<double> mc_counts(static_cast<std::size_t>(binning.n_cells() * settings.gamma_grid.size), 0.0);
+    fill_energy_mc_counts(binning, settings.gamma_grid, local_mc.z, local_mc.log10_energy,
+                          local_mc.true_energy, local_mc.oneweight, mc_counts);
+    comm.sum(mc_counts.data(), static_cast<int>(mc_counts.size()));
+    energy.emplace(binning, settings.gamma_grid, data_counts, mc_counts);
 }
 
-void PointSourceModel::spatial_sob(const UnitVector& source, Eigen::ArrayXd& out) const
+PointSourceEvents::PointSourceEvents(const Events& events, const PointSourcePdfs& pdfs, double n_total)
+    : events_(events), x_(events.x), y_(events.y), z_(events.z), cos_dec_(events.dec.cos()),
+      vmf_(vmf_event_constants(events.sigma)), has_energy_(pdfs.energy.has_value()), n_total_(n_total)
 {
-    vmf_density(data_.x, data_.y, data_.z, vmf_, source, out);
+    pdfs.background.background_density(events.z, background_density_);
+    ratios_ = has_energy_ ? pdfs.energy->event_ratios(events.z, events.log10_energy)
+                          : EventEnergyRatios::unity(events.size());
+}
+
+void PointSourceEvents::spatial_sob(const UnitVector& source, Eigen::ArrayXd& out) const
+{
+    vmf_density(x_, y_, z_, vmf_, source, out);
     out /= background_density_;
 }
 
-FitResult PointSourceModel::fit(const UnitVector& source, const Comm& comm)
+FitResult PointSourceEvents::fit(const UnitVector& source, const ReduceSum& reduce)
 {
     spatial_sob(source, sob_);
-    EventTotals totals{static_cast<double>(n_total_), static_cast<double>(n_total_)};
-    auto reduce = [&comm](double* values, int n) { comm.sum(values, n); };
-    if (!has_energy()) {
-        return fitter_.fit_ns(sob_.data(), static_cast<std::size_t>(sob_.size()), totals, reduce, 2.0);
+    EventTotals totals{n_total_, n_total_};
+    if (!has_energy_) {
+        auto r = fitter_.fit_ns(sob_.data(), static_cast<std::size_t>(sob_.size()), totals, reduce);
+        r.gamma = std::numeric_limits<double>::quiet_NaN();  // no energy term: gamma not fitted
+        return r;
     }
-    return fitter_.fit(sob_, event_ratios_, totals, reduce);
+    return fitter_.fit(sob_, ratios_, totals, reduce);
+}
+
+void PointSourceEvents::scramble(std::uint64_t seed, std::int64_t trial)
+{
+    // One stream per trial; event i takes the i-th draw of that stream.
+    CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
+    const double two_pi = 2.0 * std::numbers::pi;
+    for (Eigen::Index i = 0; i < x_.size(); ++i) {
+        double ra = two_pi * rng.uniform();
+        x_[i] = cos_dec_[i] * std::cos(ra);
+        y_[i] = cos_dec_[i] * std::sin(ra);
+    }
 }
 
 namespace {
@@ -80,7 +99,7 @@ public:
         if (log10e_min() >= log10e_max()) throw log10e_min.error("must be below log10e_max");
     }
 
-    std::vector<std::string> tasks() const override { return {"fit"}; }
+    std::vector<std::string> tasks() const override { return {"fit", "trials"}; }
 
     PointSourceSettings settings() const
     {
@@ -96,20 +115,40 @@ public:
 
     void run(EventSample& sample, RunContext& context) override
     {
-        PointSourceModel model(sample.data, sample.mc, context.comm, settings());
-        auto result = model.fit(unit_vector(ra_deg() * deg, dec_deg() * deg), context.comm);
+        const Comm& comm = context.comm;
+        PointSourcePdfs pdfs(sample.data, sample.mc, comm, settings());
+        const double n_total = static_cast<double>(comm.sum(static_cast<std::int64_t>(sample.data.size())));
+        const UnitVector source = unit_vector(ra_deg() * deg, dec_deg() * deg);
+
+        // The observed fit: events stay sharded, sums are reduced.
+        PointSourceEvents shard(sample.data, pdfs, n_total);
+        auto reduce = [&comm](double* values, int n) { comm.sum(values, n); };
+        FitResult observed = shard.fit(source, reduce);
         auto& fit = context.results.group("/fit");
-        fit.attributes["ts"] = result.ts;
-        fit.attributes["ns"] = result.ns;
-        fit.attributes["gamma"] = result.gamma;
-        fit.attributes["n_events"] = model.n_total();
-        fit.attributes["n_evaluations"] = static_cast<std::int64_t>(result.n_evaluations);
+        fit.attributes["ts"] = observed.ts;
+        fit.attributes["ns"] = observed.ns;
+        fit.attributes["gamma"] = observed.gamma;
+        fit.attributes["n_events"] = static_cast<std::int64_t>(n_total);
+        fit.attributes["n_evaluations"] = static_cast<std::int64_t>(observed.n_evaluations);
         fit.attributes["ra_deg"] = ra_deg();
         fit.attributes["dec_deg"] = dec_deg();
-        fit.attributes["energy_term"] = std::string(model.has_energy() ? "mc" : "none");
-        log::info("fit at (" + std::to_string(ra_deg()) + ", " + std::to_string(dec_deg()) +
-                  ") deg: TS " + std::to_string(result.ts) + ", n_s " + std::to_string(result.ns) +
-                  (model.has_energy() ? ", gamma " + std::to_string(result.gamma) : ""));
+        fit.attributes["energy_term"] = std::string(shard.has_energy() ? "mc" : "none");
+        log::info("fit at (" + std::to_string(ra_deg()) + ", " + std::to_string(dec_deg()) + ") deg: TS " +
+                  std::to_string(observed.ts) + ", n_s " + std::to_string(observed.ns) +
+                  (shard.has_energy() ? ", gamma " + std::to_string(observed.gamma) : ""));
+        if (context.job.task() != "trials") return;
+
+        // Background trials: every rank holds the whole sample and runs its own trials.
+        Events all = sample.data.allgather(comm);
+        PointSourceEvents replica(all, pdfs, n_total);
+        auto campaign = make_campaign(context, "point-source trials");
+        auto block = run_trial_campaign(campaign, comm, [&](std::int64_t trial) {
+            replica.scramble(campaign.seed, trial);
+            auto r = replica.fit(source, reduce_nothing);
+            return TrialResult{r.ts, r.ns, r.gamma};
+        });
+        store_trials(campaign, block, context.results, comm);
+        record_pvalue(observed.ts, block, context);
     }
 };
 

@@ -114,13 +114,17 @@ public:
 };
 
 // Parses a type string such as "<f8"; throws for big-endian and unsupported types.
-NpyType parse_type(const std::string& s, const std::string& path, bool* is_padding = nullptr)
+// With `skip` (fields of structured arrays), fixed-size non-numeric types - bytes 'S<n>',
+// unicode 'U<n>', void 'V<n>' (also numpy's alignment padding) and complex 'c8'/'c16' - are
+// accepted as skipped fields: *skip is set and the type's byte size returned.
+NpyType parse_type(const std::string& s, const std::string& path, bool* skip = nullptr)
 {
     auto unsupported = [&]() -> Error {
         return file_error(path, 0, "unsupported dtype '" + s +
                                        "' (supported: little-endian f8, f4, i8, i4, i2, u8, "
                                        "u4, u2, and i1, u1, b1)");
     };
+    if (skip) *skip = false;
     if (s.size() < 3 || s.size() > 12) throw unsupported();
     const char order = s[0];
     const char kind = s[1];
@@ -131,10 +135,10 @@ NpyType parse_type(const std::string& s, const std::string& path, bool* is_paddi
         if (size > 1000000) throw unsupported();
     }
     if (order != '<' && order != '>' && order != '|' && order != '=') throw unsupported();
-    if (kind == 'V' && is_padding) {  // padding bytes in an aligned record ('', '|V4')
-        if (size < 1) throw unsupported();
-        *is_padding = true;
-        return NpyType{'V', size};
+    if (skip && size >= 1 && (kind == 'S' || kind == 'V' || kind == 'U' ||
+                              (kind == 'c' && (size == 8 || size == 16)))) {
+        *skip = true;
+        return NpyType{kind, kind == 'U' ? 4 * size : size};
     }
     bool ok = false;
     if (kind == 'f') ok = (size == 4 || size == 8);
@@ -145,7 +149,6 @@ NpyType parse_type(const std::string& s, const std::string& path, bool* is_paddi
         throw file_error(path, 0, "big-endian data ('" + s + "') is not supported; convert the "
                                   "array to little-endian (numpy: a.astype(a.dtype.newbyteorder('<')))");
     if (order == '|' && size > 1) throw unsupported();
-    if (is_padding) *is_padding = false;
     return NpyType{kind, size};
 }
 
@@ -288,15 +291,15 @@ NpyHeader parse_npy_header(const char* data, std::size_t size, const std::string
         std::set<std::string> seen;
         std::size_t offset = 0;
         for (const auto& [name, type] : field_types) {
-            bool padding = false;
-            NpyType t = parse_type(type, path, &padding);
-            if (!padding) {
+            bool skipped = false;
+            NpyType t = parse_type(type, path, &skipped);
+            if (!name.empty() && !seen.insert(name).second)
+                throw file_error(path, 0, "duplicate field name '" + name + "'");
+            if (!skipped) {
                 if (name.empty()) throw file_error(path, 0, "unsupported dtype: unnamed field");
-                if (!seen.insert(name).second)
-                    throw file_error(path, 0, "duplicate field name '" + name + "'");
                 h.fields.push_back(NpyField{name, t, offset});
             } else if (!name.empty()) {
-                throw file_error(path, 0, "unsupported dtype '" + type + "' of field '" + name + "'");
+                h.skipped_fields.push_back(name + " ('" + type + "')");
             }
             offset += std::size_t(t.size);
         }
@@ -345,6 +348,7 @@ NpyArray parse_npy(const char* data, std::size_t size, const std::string& path)
     NpyArray a;
     a.path = path;
     a.shape = h.shape;
+    a.skipped_fields = h.skipped_fields;
     const auto* base = reinterpret_cast<const unsigned char*>(data) + h.data_offset;
     for (const NpyField& f : h.fields) {
         a.names.push_back(f.name);
@@ -374,6 +378,10 @@ const Eigen::ArrayXd& NpyArray::column(const std::string& name) const
 {
     for (std::size_t i = 0; i < names.size(); ++i)
         if (names[i] == name) return columns[i];
+    for (const auto& sk : skipped_fields)
+        if (sk.rfind(name + " (", 0) == 0)
+            throw file_error(path, 0, "field " + sk + " is not numeric (supported: little-endian "
+                                      "f8, f4, i8, i4, i2, u8, u4, u2, i1, u1, b1)");
     std::string known;
     for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
     throw file_error(path, 0, "no field '" + name + "' (fields: " + known + ")");

@@ -6,6 +6,9 @@
 // element types '<f8', '<f4', '<i8', '<i4', '<i2', '<u8', '<u4', '<u2', '|i1', '|u1', '|b1';
 // plain arrays of any shape, and 1-D structured arrays whose descr is a list of
 // ('name', 'type') tuples of those types. Everything is converted to double columns.
+// Record fields of fixed-size non-numeric types (bytes 'S', unicode 'U', void 'V' including
+// numpy's alignment padding, complex 'c8'/'c16') are skipped (listed in skipped_fields; asking
+// for one by name is an error saying so); any other type is an error naming the file.
 //
 // parse_npy_header() and parse_npy() work on a byte buffer and never read outside it: any
 // malformed input gives nusky::Error ("path: what"), never a crash (they are fuzz targets).
@@ -37,6 +40,7 @@ struct NpyHeader {
     bool fortran_order = false;
     bool structured = false;         // descr was a list of fields
     std::vector<NpyField> fields;    // one unnamed field for a plain array
+    std::vector<std::string> skipped_fields;  // "name ('type')" of non-numeric record fields
     std::size_t itemsize = 0;        // bytes per element (record)
     std::size_t count = 0;           // product of shape (1 for 0-d)
 };
@@ -46,6 +50,7 @@ struct NpyArray {
     std::vector<std::size_t> shape;
     std::vector<std::string> names;       // field names; one empty name for a plain array
     std::vector<Eigen::ArrayXd> columns;  // one per field, count() values each (C order)
+    std::vector<std::string> skipped_fields;  // "name ('type')" of non-numeric record fields
 
     std::size_t count() const { return columns.empty() ? 0 : std::size_t(columns.front().size()); }
     bool structured() const { return !(names.size() == 1 && names.front().empty()); }

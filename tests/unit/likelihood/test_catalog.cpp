@@ -110,10 +110,10 @@ TEST(Stacking, CoefficientsAndStackedSignal)
     EXPECT_THROW(nusky::stacking_coefficients(sources, {1.0, 1.0}), nusky::Error);
     EXPECT_THROW(nusky::stacking_coefficients(sources, {0.0, 0.0, 0.0}), nusky::Error);
 
-    std::vector<Eigen::ArrayXd> s(3, Eigen::ArrayXd(2));
-    s[0] << 1.0, 0.0;
-    s[1] << 2.0, 10.0;
-    s[2] << 4.0, 0.0;
+    std::vector<Eigen::ArrayXd> s;
+    for (double v : {1.0, 2.0, 4.0}) s.push_back(Eigen::ArrayXd::Constant(2, v));
+    s[1][1] = 10.0;
+    s[0][1] = s[2][1] = 0.0;
     Eigen::ArrayXd out;
     nusky::stack_signal(s, {1.0, 2.0, 2.0}, out);  // unnormalised: divided by 5
     EXPECT_DOUBLE_EQ(out[0], (1.0 + 4.0 + 8.0) / 5.0);

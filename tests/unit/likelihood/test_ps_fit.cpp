@@ -47,8 +47,25 @@ TEST(PointSourceLlh, DerivativesMatchFiniteDifferences)
 {
     std::mt19937_64 rng(11);
     std::uniform_real_distribution<double> u(-1.0, 5.0);
-    std::vector<double> a(1000);
+    std::vector<double> a(1003);  // not a multiple of the 4-event blocks
     for (double& v : a) v = u(rng) / 1000.0;
+    for (double ns : {1e-7, 0.5, 5.0, 40.0}) {
+        // The value (one log per block of four) against per-event log1p, also near n_s = 0
+        // where TS is tiny and cancellation would show.
+        double reference = 0.0;
+        for (double v : a) reference += std::log1p(ns * v);
+        EXPECT_NEAR(nusky::local_llh_sums(a.data(), a.size(), ns, true).value, reference,
+                    1e-13 * std::max(1.0, std::abs(reference)));
+    }
+    {
+        // Sample-sized: the running product's rounding stays far below any relevant TS.
+        std::vector<double> big(60001);
+        for (double& v : big) v = u(rng) / 60001.0;
+        long double reference = 0.0L;
+        for (double v : big) reference += std::log1p(static_cast<long double>(300.0 * v));
+        EXPECT_NEAR(nusky::local_llh_sums(big.data(), big.size(), 300.0, true).value,
+                    static_cast<double>(reference), 1e-11 * std::abs(static_cast<double>(reference)));
+    }
     for (double ns : {0.5, 5.0, 40.0}) {
         const double h = 1e-4;
         const auto at = [&](double s) { return nusky::local_llh_sums(a.data(), a.size(), s, true); };
@@ -149,9 +166,15 @@ TEST(PointSourceFit, NegativeExcessRespectsTheDomain)
     EXPECT_GT(r.ns, 0.0);
     EXPECT_LT(r.ns, 6.0 / 5.0);  // 1 + ns (-5) / 6 > 0
     EXPECT_TRUE(std::isfinite(r.ts));
-    // Stationary point: the derivative vanishes there.
+    // The maximum: the missing TS of a further Newton step is below the tolerance, and the
+    // TS is lower on either side.
     const Eigen::ArrayXd a = d / 6.0;
-    EXPECT_NEAR(nusky::local_llh_sums(a.data(), a.size(), r.ns, false).first, 0.0, 1e-6);
+    const auto at = nusky::local_llh_sums(a.data(), a.size(), r.ns, true);
+    EXPECT_LT(at.first * at.first / -at.second, 1e-8);
+    EXPECT_NEAR(2 * at.value, r.ts, 1e-12);
+    const Eigen::ArrayXd sob = d + 1.0;
+    EXPECT_LT(nusky::ts_at(sob, r.ns - 1e-3, all_kept(6)), r.ts);
+    EXPECT_LT(nusky::ts_at(sob, r.ns + 1e-3, all_kept(6)), r.ts);
 }
 
 TEST(PointSourceFit, DistributedSumsGiveTheSameResult)

@@ -52,7 +52,7 @@ void expect_error(const std::string& path, const std::string& needle)
 
 }  // namespace
 
-TEST(Npy, ReadsThePi0Map)
+TEST(NpyReader, ReadsThePi0Map)
 {
     const std::string path = nusky::test::shared_data("gp2023/Fermi-LAT_pi0_map.npy");
     const nusky::NpyArray a = nusky::read_npy(path);
@@ -70,7 +70,7 @@ TEST(Npy, ReadsThePi0Map)
     EXPECT_EQ(m.size(), 196608);
 }
 
-TEST(Npy, HeaderOfThePi0Map)
+TEST(NpyReader, HeaderOfThePi0Map)
 {
     const std::string bytes = slurp(nusky::test::shared_data("gp2023/Fermi-LAT_pi0_map.npy"));
     const nusky::NpyHeader h = nusky::parse_npy_header(bytes.data(), bytes.size(), "pi0");
@@ -85,7 +85,7 @@ TEST(Npy, HeaderOfThePi0Map)
     EXPECT_EQ(h.fields[0].type.kind, 'f');
 }
 
-TEST(Npy, PlainRoundTripAllTypesAndVersions)
+TEST(NpyReader, PlainRoundTripAllTypesAndVersions)
 {
     Eigen::ArrayXd v(6);
     v << -3, 0, 1, 2, 17, 123456;
@@ -108,7 +108,7 @@ TEST(Npy, PlainRoundTripAllTypesAndVersions)
         }
 }
 
-TEST(Npy, Version2HeaderByHand)
+TEST(NpyReader, Version2HeaderByHand)
 {
     // A version 2.0 header (uint32 length), a 0-d and an empty array.
     const std::string p = scratch("v2.npy");
@@ -128,7 +128,7 @@ TEST(Npy, Version2HeaderByHand)
     EXPECT_EQ(nusky::read_npy(p).columns[0][1], 2.0);
 }
 
-TEST(Npy, StructuredRoundTrip)
+TEST(NpyReader, StructuredRoundTrip)
 {
     const std::string p = scratch("events.npy");
     const int n = 1000;
@@ -159,7 +159,7 @@ TEST(Npy, StructuredRoundTrip)
     }
 }
 
-TEST(Npy, StructuredWithPaddingAndNumpyStyleHeader)
+TEST(NpyReader, StructuredWithPaddingAndNumpyStyleHeader)
 {
     // As numpy writes an aligned dtype: a padding field ('', '|V4') between i4 and f8.
     const std::string p = scratch("aligned.npy");
@@ -177,9 +177,39 @@ TEST(Npy, StructuredWithPaddingAndNumpyStyleHeader)
     ASSERT_EQ(a.names.size(), 2u);
     EXPECT_EQ(a.column("a")[2], 20.0);
     EXPECT_EQ(a.column("b")[2], 1.0);
+    EXPECT_TRUE(a.skipped_fields.empty());
 }
 
-TEST(Npy, BrokenFilesNameTheFile)
+TEST(NpyReader, NonNumericRecordFieldsAreSkipped)
+{
+    // ('id', '|S3') and ('z', '<c8') between numeric fields: skipped, but named when asked for.
+    const std::string p = scratch("strings.npy");
+    std::string payload;
+    for (int i = 0; i < 2; ++i) {
+        double x = 1.5 + i;
+        float z[2] = {1, 2};
+        std::int32_t k = -7 * i;
+        payload.append(reinterpret_cast<const char*>(&x), 8);
+        payload.append("ab" + std::to_string(i));
+        payload.append(reinterpret_cast<const char*>(z), 8);
+        payload.append(reinterpret_cast<const char*>(&k), 4);
+    }
+    nusky::write_npy_raw(p, "{'descr': [('x', '<f8'), ('id', '|S3'), ('z', '<c8'), ('k', '<i4')], "
+                            "'fortran_order': False, 'shape': (2,), }", payload);
+    const auto a = nusky::read_npy(p);
+    ASSERT_EQ(a.names, (std::vector<std::string>{"x", "k"}));
+    EXPECT_EQ(a.column("x")[1], 2.5);
+    EXPECT_EQ(a.column("k")[1], -7.0);
+    EXPECT_EQ(a.skipped_fields.size(), 2u);
+    try {
+        a.column("id");
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("not numeric"), std::string::npos) << e.what();
+    }
+}
+
+TEST(NpyReader, BrokenFilesNameTheFile)
 {
     const std::string p = scratch("broken.npy");
     const std::string good = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }";
@@ -242,7 +272,7 @@ TEST(Npy, BrokenFilesNameTheFile)
     expect_error(scratch("does_not_exist.npy"), "cannot open");
 }
 
-TEST(Npy, HealpixMapSizeChecked)
+TEST(NpyReader, HealpixMapSizeChecked)
 {
     const std::string p = scratch("notamap.npy");
     nusky::write_npy(p, Eigen::ArrayXd::Ones(1000));
@@ -266,7 +296,7 @@ TEST(Npy, HealpixMapSizeChecked)
     EXPECT_EQ(nusky::healpix_nside_of_npix(24), -1);
 }
 
-TEST(Npy, HeaderParserSurvivesGarbage)
+TEST(NpyReader, HeaderParserSurvivesGarbage)
 {
     // Every prefix of a valid file, and random byte flips in the header, must give a
     // nusky::Error or a header whose data fit - never a crash (run under ASan to be sure).

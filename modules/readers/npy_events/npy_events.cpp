@@ -1,0 +1,158 @@
+#include "readers/npy_events/npy_events.hpp"
+
+#include "nusky/error.hpp"
+#include "nusky/mpi.hpp"
+#include "nusky/registry.hpp"
+#include "nusky/stages.hpp"
+
+#include <cmath>
+#include <filesystem>
+#include <initializer_list>
+#include <numbers>
+
+namespace nusky {
+
+namespace {
+
+constexpr double kHalfPi = std::numbers::pi / 2;
+constexpr double kDeg = std::numbers::pi / 180.0;
+
+// The first of `aliases` that the array has, or "" (required: throws naming the file).
+std::string find_field(const NpyArray& array, std::initializer_list<const char*> aliases, bool required)
+{
+    for (const char* a : aliases) {
+        for (const auto& n : array.names) {
+            if (n == a) return n;
+        }
+    }
+    if (!required) return "";
+    std::string wanted, known;
+    for (const char* a : aliases) wanted += (wanted.empty() ? "'" : " or '") + std::string(a) + "'";
+    for (const auto& n : array.names) known += (known.empty() ? "" : ", ") + n;
+    throw file_error(array.path, 0, "no field " + wanted + " (fields: " + known + ")");
+}
+
+template <class Ok>
+Eigen::ArrayXd take(const NpyArray& array, const std::string& field, std::int64_t first, std::int64_t count,
+                    double scale, const char* requirement, Ok ok)
+{
+    const Eigen::ArrayXd& column = array.column(field);
+    Eigen::ArrayXd out = column.segment(first, count) * scale;
+    for (Eigen::Index i = 0; i < out.size(); ++i) {
+        double v = out[i];
+        if (!std::isfinite(v) || !ok(v)) {
+            throw file_error(array.path, 0,
+                             "field " + field + " index " + std::to_string(first + i) + ": value " +
+                                 std::to_string(column[first + i]) + " is not " + requirement);
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+Events npy_to_events(const NpyArray& array, bool with_truth, std::int64_t first, std::int64_t count,
+                     const NpyEventOptions& options)
+{
+    if (!array.structured()) {
+        throw file_error(array.path, 0, "expected a structured array with fields ra, dec, sigma/angErr, logE");
+    }
+    if (array.shape.size() != 1) throw file_error(array.path, 0, "expected a 1-D structured array");
+    const auto n = static_cast<std::int64_t>(array.count());
+    if (first < 0 || count < 0 || first + count > n) {
+        throw file_error(array.path, 0, "rows [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                                            ") outside the " + std::to_string(n) + " rows");
+    }
+    const double angle = options.degrees ? kDeg : 1.0;
+    const std::string ra = find_field(array, {"ra"}, true);
+    const std::string dec = find_field(array, {"dec"}, true);
+    const std::string sigma = find_field(array, {"sigma", "angErr"}, true);
+    const std::string loge = find_field(array, {"logE", "log10_energy"}, true);
+    const std::string time = find_field(array, {"time", "mjd"}, false);
+    auto any = [](double) { return true; };
+    auto in_dec = [](double v) { return std::abs(v) <= kHalfPi; };
+    auto positive = [](double v) { return v > 0; };
+    Events e;
+    e.ra = take(array, ra, first, count, angle, "a finite angle", any);
+    e.dec = take(array, dec, first, count, angle, "a declination in [-pi/2, pi/2]", in_dec);
+    e.sigma = take(array, sigma, first, count, angle, "a positive angle", positive);
+    e.log10_energy = take(array, loge, first, count, 1.0, "finite", any);
+    if (!time.empty()) e.mjd = take(array, time, first, count, 1.0, "finite", any);
+    if (with_truth) {
+        const std::string tra = find_field(array, {"trueRa", "true_ra"}, true);
+        const std::string tdec = find_field(array, {"trueDec", "true_dec"}, true);
+        const std::string te = find_field(array, {"trueE", "true_energy"}, true);
+        const std::string ow = find_field(array, {"ow", "oneweight"}, true);
+        e.true_ra = take(array, tra, first, count, angle, "a finite angle", any);
+        e.true_dec = take(array, tdec, first, count, angle, "a declination in [-pi/2, pi/2]", in_dec);
+        e.true_energy = take(array, te, first, count, 1.0, "a positive energy", positive);
+        e.oneweight = take(array, ow, first, count, 1.0, "non-negative", [](double v) { return v >= 0; });
+    }
+    for (const auto& name : options.extra_columns) {
+        e.extra[name] = array.column(name).segment(first, count);  // column() names a missing field
+    }
+    e.compute_unit_vectors();
+    return e;
+}
+
+namespace {
+
+class NpyEventsReader : public Reader {
+public:
+    Parameter<std::string> path{this, "path", "",
+                                "NumPy .npy event file (1-D structured: ra, dec, sigma|angErr, logE, "
+                                "optional time|mjd)"};
+    Parameter<std::string> mc_path{this, "mc_path", "",
+                                   "optional MC .npy file (adds trueRa, trueDec, trueE [GeV], ow "
+                                   "[GeV cm^2 sr])"};
+    Parameter<std::string> angle_unit{this, "angle_unit", "rad",
+                                      "unit of the angle fields in the files: rad (IceCube) or deg"};
+    Parameter<double> livetime_s{this, "livetime_s", 0.0,
+                                 "livetime of the data [s] (.npy files carry none; 0 = unknown)"};
+    Parameter<std::vector<std::string>> extra_columns{
+        this, "extra_columns", {},
+        "other fields to keep as extra columns (e.g. a classifier score for the reco adapter)"};
+
+    void validate() override
+    {
+        if (path().empty()) throw path.error("required: the .npy event file");
+        if (angle_unit() != "rad" && angle_unit() != "deg") throw angle_unit.error("must be rad or deg");
+        if (!(std::isfinite(livetime_s()) && livetime_s() >= 0.0)) throw livetime_s.error("must be >= 0 s");
+    }
+
+    // Every rank reads and converts the whole file, then keeps its block of rows (a .npy file
+    // has no chunking; for the sizes IceCube samples have, 1.1M events = 50 MB, this is fine).
+    EventSample read(RunContext& context) override
+    {
+        NpyEventOptions options;
+        options.degrees = angle_unit() == "deg";
+        options.extra_columns = extra_columns();
+        const int rank = context.comm.rank(), size = context.comm.size();
+        EventSample sample;
+        auto load = [&](const std::string& file, bool truth) {
+            std::error_code ec;
+            if (std::filesystem::is_directory(file, ec)) throw file_error(file, 0, "is a directory, expected a .npy file");
+            NpyArray array = read_npy(file);
+            Range mine = block_range(static_cast<std::int64_t>(array.count()), rank, size);
+            return std::pair{npy_to_events(array, truth, mine.begin, mine.size(), options),
+                             static_cast<std::int64_t>(array.count())};
+        };
+        auto [data, n_data] = load(path(), false);
+        sample.data = std::move(data);
+        sample.description = path() + " (" + std::to_string(n_data) + " events)";
+        if (!mc_path().empty()) {
+            auto [mc, n_mc] = load(mc_path(), true);
+            sample.mc = std::move(mc);
+            sample.description += "; MC " + mc_path() + " (" + std::to_string(n_mc) + " events)";
+        }
+        sample.livetime_s = livetime_s();
+        return sample;
+    }
+};
+
+}  // namespace
+
+NUSKY_REGISTER_MODULE(reader, NpyEventsReader, "npy_events",
+                      "IceCube-style NumPy event files (csky/SkyLLH field names), optional MC file")
+
+}  // namespace nusky

@@ -1,0 +1,175 @@
+#include "readers/simulation/simulation_reader.hpp"
+
+#include "readers/npy_events/npy.hpp"
+#include "readers/simulation/simulate.hpp"
+
+#include "nusky/error.hpp"
+#include "nusky/mpi.hpp"
+#include "nusky/registry.hpp"
+#include "nusky/stages.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+namespace nusky {
+
+namespace fs = std::filesystem;
+
+std::vector<std::string> gp2023_search_paths()
+{
+    std::vector<std::string> out;
+    if (const char* env = std::getenv("NUSKY_DATA_DIR"); env && *env) {
+        out.push_back((fs::path(env) / "gp2023").string());
+        out.push_back(env);
+    }
+    std::error_code ec;
+    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) out.push_back((exe.parent_path().parent_path() / "share" / "nusky" / "gp2023").string());
+#ifdef NUSKY_SOURCE_DIR
+    out.push_back((fs::path(NUSKY_SOURCE_DIR) / "data" / "gp2023").string());
+    out.push_back((fs::path(NUSKY_SOURCE_DIR).parent_path() / "shared" / "data" / "gp2023").string());
+#endif
+    return out;
+}
+
+std::string find_gp2023_dir(const std::string& configured)
+{
+    std::error_code ec;
+    if (!configured.empty()) {
+        if (!fs::is_directory(configured, ec)) {
+            throw file_error(configured, 0, "not a directory (expected the gp2023 release tables)");
+        }
+        return configured;
+    }
+    std::string looked;
+    for (const auto& dir : gp2023_search_paths()) {
+        if (fs::is_regular_file(fs::path(dir) / "effa_values.csv", ec)) return fs::path(dir).lexically_normal().string();
+        looked += (looked.empty() ? "" : ", ") + dir;
+    }
+    throw Error("simulation: cannot find the gp2023 release tables (looked in: " + looked +
+                "); set data_dir or NUSKY_DATA_DIR");
+}
+
+namespace {
+
+class SimulationReader : public Reader {
+public:
+    Parameter<std::int64_t> seed{this, "seed", 1,
+                                 "simulation seed (the sample is a pure function of it, whatever the rank count)"};
+    Parameter<std::string> data_dir{this, "data_dir", "",
+                                    "gp2023 release tables; empty: $NUSKY_DATA_DIR/gp2023, "
+                                    "<prefix>/share/nusky/gp2023, then the source tree's data/gp2023"};
+    Parameter<std::string> template_path{this, "template_path", "",
+                                         "signal template, HEALPix RING .npy (empty: Fermi-LAT_pi0_map.npy "
+                                         "in data_dir)"};
+    Parameter<bool> signal{this, "signal", true, "include the Galactic-plane signal events"};
+    Parameter<double> n_signal{this, "n_signal", 675.0, "mean number of signal events"};
+    Parameter<bool> poisson_signal{this, "poisson_signal", true,
+                                   "draw the signal count from Poisson(n_signal); false: round(n_signal)"};
+    Parameter<double> signal_gamma{this, "signal_gamma", 2.7, "spectral index of the signal, dN/dE ~ E^-gamma"};
+    Parameter<double> n_background{this, "n_background", static_cast<double>(kGp2023EventCount),
+                                   "mean number of background events (59,592 = the real sample)"};
+    Parameter<bool> poisson_background{this, "poisson_background", false,
+                                       "draw the background count from Poisson(n_background); false: round"};
+    Parameter<double> sigma_floor_deg{this, "sigma_floor_deg", 0.2, "floor of the simulated sigma [deg]"};
+    Parameter<double> sigma_max_deg{this, "sigma_max_deg", 60.0,
+                                    "end of the background sigma tail beyond 40 deg [deg]"};
+    Parameter<double> sigma_log_scatter{this, "sigma_log_scatter", 0.3,
+                                        "signal/MC sigma = PSF sigma * exp(scatter * N(0,1))"};
+    Parameter<std::int64_t> mc_events{this, "mc_events", 1000000, "number of MC events (0: no MC set)"};
+    Parameter<double> mc_gamma{this, "mc_gamma", 2.0, "MC generation spectrum E^-mc_gamma"};
+    Parameter<double> mc_emin_gev{this, "mc_emin_gev", 1e2, "lowest MC true energy [GeV]"};
+    Parameter<double> mc_emax_gev{this, "mc_emax_gev", 1e7, "highest MC true energy [GeV]"};
+    Parameter<double> livetime_s{this, "livetime_s", kGp2023LivetimeS,
+                                 "livetime of the simulated sample [s] (the real sample's by default)"};
+
+    void validate() override
+    {
+        if (seed() < 0) throw seed.error("must be >= 0");
+        auto finite_nonneg = [](double v) { return std::isfinite(v) && v >= 0.0; };
+        if (!finite_nonneg(n_signal())) throw n_signal.error("must be >= 0");
+        if (!finite_nonneg(n_background())) throw n_background.error("must be >= 0");
+        if (n_background() > 1e9) throw n_background.error("must be <= 1e9");
+        if (n_signal() > 1e9) throw n_signal.error("must be <= 1e9");
+        if (!std::isfinite(signal_gamma())) throw signal_gamma.error("must be a finite number");
+        if (!(sigma_floor_deg() > 0.0 && sigma_floor_deg() < 180.0)) throw sigma_floor_deg.error("must be in (0, 180) deg");
+        if (!(sigma_max_deg() > 40.0 && sigma_max_deg() <= 180.0)) {
+            throw sigma_max_deg.error("must be in (40, 180] deg (the data histogram ends at 40 deg)");
+        }
+        if (!finite_nonneg(sigma_log_scatter())) throw sigma_log_scatter.error("must be >= 0");
+        if (mc_events() < 0) throw mc_events.error("must be >= 0");
+        if (mc_events() > 2000000000) throw mc_events.error("must be <= 2e9");
+        if (!std::isfinite(mc_gamma())) throw mc_gamma.error("must be a finite number");
+        if (!(mc_emin_gev() > 0.0)) throw mc_emin_gev.error("must be > 0 GeV");
+        if (!(mc_emax_gev() > mc_emin_gev())) throw mc_emax_gev.error("must be above mc_emin_gev");
+        if (!(livetime_s() > 0.0)) throw livetime_s.error("must be > 0 s");
+        if (!signal() && (n_signal.was_set() || template_path.was_set())) {
+            throw signal.error("is false, but n_signal or template_path is set");
+        }
+    }
+
+    SimulationConfig config() const
+    {
+        SimulationConfig cfg;
+        cfg.seed = static_cast<std::uint64_t>(seed());
+        cfg.background_mean = n_background();
+        cfg.poisson_background = poisson_background();
+        cfg.sigma_max_deg = sigma_max_deg();
+        cfg.signal_mean = signal() ? n_signal() : 0.0;
+        cfg.poisson_signal = signal() && poisson_signal();
+        cfg.signal_gamma = signal_gamma();
+        cfg.sigma_log_scatter = sigma_log_scatter();
+        cfg.mc_count = static_cast<std::size_t>(mc_events());
+        cfg.mc_gamma = mc_gamma();
+        cfg.mc_emin = mc_emin_gev();
+        cfg.mc_emax = mc_emax_gev();
+        cfg.sigma_floor_deg = sigma_floor_deg();
+        cfg.livetime_s = livetime_s();
+        return cfg;
+    }
+
+    EventSample read(RunContext& context) override
+    {
+        const std::string dir = find_gp2023_dir(data_dir());
+        const SimulationConfig cfg = config();
+        const SimulationInputs inputs = load_simulation_inputs(dir);
+        const std::size_t nb = background_count(cfg), ns = signal_count(cfg);
+        Eigen::ArrayXd map;
+        std::string map_path;
+        if (signal()) {
+            map_path = template_path().empty() ? (fs::path(dir) / "Fermi-LAT_pi0_map.npy").string() : template_path();
+            map = read_healpix_map_npy(map_path);
+        }
+        const int rank = context.comm.rank(), size = context.comm.size();
+        EventSample sample;
+        Range sky = block_range(static_cast<std::int64_t>(nb + ns), rank, size);
+        sample.data = simulate_sky(cfg, inputs, map, static_cast<std::size_t>(sky.begin),
+                                   static_cast<std::size_t>(sky.size()));
+        sample.data.compute_unit_vectors();
+        if (cfg.mc_count > 0) {
+            Range mc = block_range(static_cast<std::int64_t>(cfg.mc_count), rank, size);
+            sample.mc = simulate_mc(cfg, inputs, static_cast<std::size_t>(mc.begin),
+                                    static_cast<std::size_t>(mc.size()));
+            sample.mc.compute_unit_vectors();
+        }
+        sample.livetime_s = cfg.livetime_s;
+        sample.attributes["data_dir"] = dir;
+        sample.attributes["effective_area"] = (fs::path(dir) / "effa_values.csv").string();
+        if (!map_path.empty()) sample.attributes["template"] = map_path;
+        char text[256];
+        std::snprintf(text, sizeof text, "simulation seed %lld: %zu background + %zu signal events, %zu MC, %.1f d",
+                      static_cast<long long>(seed()), nb, ns, cfg.mc_count, cfg.livetime_s / 86400.0);
+        sample.description = text;
+        return sample;
+    }
+};
+
+}  // namespace
+
+NUSKY_REGISTER_MODULE(reader, SimulationReader, "simulation",
+                      "simulated cascade sky from the gp2023 release tables (+ MC); each rank "
+                      "generates its block, identical for any rank count")
+
+}  // namespace nusky

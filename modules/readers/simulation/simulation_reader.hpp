@@ -1,0 +1,20 @@
+#pragma once
+// Reader `simulation`: the simulated cascade sky of simulate.hpp. Each rank generates only its
+// block (block_range) of the sky and of the MC set, so the global sample is bit-identical for
+// any rank count.
+#include <string>
+#include <vector>
+
+namespace nusky {
+
+// The places searched for the gp2023 release tables when no directory is configured, in order:
+//   $NUSKY_DATA_DIR/gp2023, $NUSKY_DATA_DIR (when it is the gp2023 directory itself),
+//   <executable dir>/../share/nusky/gp2023, <source tree>/data/gp2023,
+//   <source tree>/../shared/data/gp2023.
+std::vector<std::string> gp2023_search_paths();
+
+// `configured` when non-empty (it must be a directory), else the first search path holding the
+// release's effa_values.csv. Throws nusky::Error listing the places looked at.
+std::string find_gp2023_dir(const std::string& configured = "");
+
+}  // namespace nusky
