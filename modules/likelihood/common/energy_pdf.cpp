@@ -148,6 +148,25 @@ void EventEnergyRatios::multiply(double gamma, const double* factor, double* out
         for (Eigen::Index i = 0; i < n; ++i) out[i] = w0 * r0[i] + t * r1[i];
 }
 
+void EventEnergyRatios::multiply(double gamma, const double* factor, const Eigen::Index* events,
+                                 std::size_t n, double* out) const
+{
+    int k;
+    double t;
+    grid_.locate(gamma, k, t);
+    const double* r0 = table_.col(k).data();
+    if (grid_.size == 1 || t == 0.0) {
+        for (std::size_t j = 0; j < n; ++j) out[j] = factor[j] * r0[events[j]];
+        return;
+    }
+    const double* r1 = table_.col(k + 1).data();
+    const double w0 = 1.0 - t;
+    for (std::size_t j = 0; j < n; ++j) {
+        const Eigen::Index i = events[j];
+        out[j] = factor[j] * (w0 * r0[i] + t * r1[i]);
+    }
+}
+
 void EventEnergyRatios::ratio_derivatives(double gamma, Eigen::ArrayXd& out) const
 {
     out.resize(n_events());

@@ -7,6 +7,7 @@
 // the table from the global counts, so every rank holds the identical table.
 #include <Eigen/Core>
 
+#include <cstddef>
 #include <vector>
 
 namespace nusky {
@@ -78,6 +79,10 @@ public:
     // out[i] = factor[i] * R_i(gamma) for i < n_events(): the per-event S R / B of a fit,
     // written to raw storage so the fit's workspace is reused without allocation.
     void multiply(double gamma, const double* factor, double* out) const;
+    // out[j] = factor[j] * R_{events[j]}(gamma) for j < n: the same for a subset of the events
+    // (those kept after dropping negligible S / B), factor already compacted to the subset.
+    void multiply(double gamma, const double* factor, const Eigen::Index* events, std::size_t n,
+                  double* out) const;
 
 private:
     GammaGrid grid_{GammaGrid::single(2.0)};

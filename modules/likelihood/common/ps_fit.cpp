@@ -72,7 +72,8 @@ LlhSums local_llh_sums(const double* a, std::size_t n, double ns, bool with_valu
     sums.first += first.sum();
     sums.second += second.sum();
     sums.value += value;
-    sums.invalid = smallest <= 0.0 || std::isnan(smallest) ? 1.0 : 0.0;
+    // NaN (from a NaN or infinite S R / B) also marks the point invalid.
+    sums.invalid = smallest <= 0.0 || std::isnan(smallest) || std::isnan(sums.first) ? 1.0 : 0.0;
     return sums;
 }
 
@@ -162,6 +163,10 @@ FitResult PointSourceFitter::maximise_ns(std::size_t n_local, const EventTotals&
     }
     if (!have_point) {
         current = evaluate(0.0, false);
+        // Every argument is 1 at n_s = 0: only non-finite input can be invalid there (the same
+        // on all ranks, since the flag is reduced).
+        if (current.invalid > 0.0)
+            throw Error("point-source fit: non-finite S R / B (NaN, or B = 0) among the events");
         // Derivative <= 0 at 0: n_s_hat = 0, TS = 0.
         if (!(current.first > 0.0)) return result;
         current.value = 0.0;
@@ -271,6 +276,37 @@ FitResult PointSourceFitter::fit(const Eigen::ArrayXd& spatial_sob, const EventE
     const double* factor = spatial_sob.data();
     return fit([&](double gamma, double* out) { ratios.multiply(gamma, factor, out); },
                static_cast<std::size_t>(spatial_sob.size()), totals, reduce);
+}
+
+FitResult PointSourceFitter::fit(const Eigen::ArrayXd& kept_sob,
+                                 const std::vector<Eigen::Index>& kept_events,
+                                 const EventEnergyRatios& ratios, const EventTotals& totals,
+                                 const ReduceSum& reduce)
+{
+    if (kept_events.size() != static_cast<std::size_t>(kept_sob.size()))
+        throw Error("point-source fit: " + std::to_string(kept_sob.size()) +
+                    " kept S/B values but " + std::to_string(kept_events.size()) + " indices");
+    for (Eigen::Index i : kept_events)
+        if (i < 0 || i >= ratios.n_events())
+            throw Error("point-source fit: kept event index " + std::to_string(i) +
+                        " outside the energy-ratio table");
+    const double* factor = kept_sob.data();
+    const Eigen::Index* events = kept_events.data();
+    const std::size_t n = kept_events.size();
+    return fit([&](double gamma, double* out) { ratios.multiply(gamma, factor, events, n, out); },
+               n, totals, reduce);
+}
+
+std::size_t select_events_above(const Eigen::ArrayXd& values, double threshold,
+                                std::vector<Eigen::Index>& kept_events,
+                                Eigen::ArrayXd& kept_values)
+{
+    kept_events.clear();
+    for (Eigen::Index i = 0; i < values.size(); ++i)
+        if (values[i] >= threshold) kept_events.push_back(i);
+    kept_values.resize(static_cast<Eigen::Index>(kept_events.size()));
+    for (std::size_t j = 0; j < kept_events.size(); ++j) kept_values[j] = values[kept_events[j]];
+    return kept_events.size();
 }
 
 FitResult fit_ns_only(const Eigen::ArrayXd& sob, const EventTotals& totals,

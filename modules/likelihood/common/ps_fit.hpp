@@ -87,6 +87,12 @@ public:
     // n_s and gamma with S_i R_i(gamma) / B_i = spatial_sob_i * R_i(gamma) from a per-event table.
     FitResult fit(const Eigen::ArrayXd& spatial_sob, const EventEnergyRatios& ratios,
                   const EventTotals& totals, const ReduceSum& reduce);
+    // The same on a subset of the events (see select_events_above): kept_sob holds their
+    // spatial S / B, kept_events their indices into `ratios`; totals.n_kept counts them
+    // (summed over ranks), the rest enter through the dropped-event term.
+    FitResult fit(const Eigen::ArrayXd& kept_sob, const std::vector<Eigen::Index>& kept_events,
+                  const EventEnergyRatios& ratios, const EventTotals& totals,
+                  const ReduceSum& reduce);
 
 private:
     // Maximises over n_s with the scaled excess a_i already in work_; ns_start warm-starts.
@@ -97,6 +103,15 @@ private:
     FitSettings settings_;
     std::vector<double> work_;
 };
+
+// Dropping negligible events (PHYSICS.md section 5): collects the indices of the events with
+// values[i] >= threshold into `kept_events` and their values into `kept_values` (both resized;
+// reuse them across calls to avoid allocation). Returns the number kept. The threshold is the
+// caller's (e.g. 1e-12 of the largest S / B over all ranks, a max-reduction); the fit then gets
+// EventTotals{N, N'} with N' the global number kept.
+std::size_t select_events_above(const Eigen::ArrayXd& values, double threshold,
+                                std::vector<Eigen::Index>& kept_events,
+                                Eigen::ArrayXd& kept_values);
 
 // One-shot conveniences (allocate a fitter each call; use PointSourceFitter in loops).
 FitResult fit_ns_only(const Eigen::ArrayXd& sob, const EventTotals& totals,

@@ -57,6 +57,10 @@ public:
         if (!(std::isfinite(angerr_floor_deg()) && angerr_floor_deg() >= 0.0 && angerr_floor_deg() < 180.0)) {
             throw angerr_floor_deg.error("must be in [0, 180) deg");
         }
+        std::error_code ec;
+        if (seasons().empty() && std::filesystem::is_directory(path(), ec)) {
+            throw seasons.error("required: " + path() + " is a release directory (give e.g. IC40, IC59)");
+        }
         for (const auto& s : seasons()) {
             if (s.find('/') != std::string::npos) throw seasons.error("'" + s + "' is not a season name");
         }

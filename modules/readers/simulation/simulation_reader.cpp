@@ -41,6 +41,9 @@ std::string find_gp2023_dir(const std::string& configured)
         if (!fs::is_directory(configured, ec)) {
             throw file_error(configured, 0, "not a directory (expected the gp2023 release tables)");
         }
+        if (!fs::is_regular_file(fs::path(configured) / "effa_values.csv", ec)) {
+            throw file_error(configured, 0, "not a gp2023 release directory (no effa_values.csv)");
+        }
         return configured;
     }
     std::string looked;
@@ -106,7 +109,7 @@ public:
         if (!(mc_emax_gev() > mc_emin_gev())) throw mc_emax_gev.error("must be above mc_emin_gev");
         if (!(livetime_s() > 0.0)) throw livetime_s.error("must be > 0 s");
         if (!signal() && (n_signal.was_set() || template_path.was_set())) {
-            throw signal.error("is false, but n_signal or template_path is set");
+            throw signal.error("signal is off, but n_signal or template_path is set");
         }
     }
 

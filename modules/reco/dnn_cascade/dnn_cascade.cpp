@@ -69,7 +69,8 @@ public:
             if (it == events.extra.end()) {
                 std::string have;
                 for (const auto& [name, column] : events.extra) have += (have.empty() ? "" : ", ") + name;
-                throw score_column.error("the reader provides no column '" + score_column() + "' (it has: " +
+                throw score_column.error(std::string(events.has_truth() ? "the MC has" : "the data have") +
+                                         " no column '" + score_column() + "' from the reader (extra columns: " +
                                          (have.empty() ? std::string("none") : have) + ")");
             }
             events.keep(score_mask(it->second, score_min()));

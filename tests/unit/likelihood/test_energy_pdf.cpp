@@ -172,6 +172,13 @@ TEST(EnergyRatio, PerEventTableInterpolatesLikeTheHistogram)
     events.multiply(2.5, factor, out);
     events.ratios(2.5, r);
     for (int i = 0; i < 3; ++i) EXPECT_DOUBLE_EQ(out[i], factor[i] * r[i]);
+    // Subset form: factors compacted, indices into the table.
+    const Eigen::Index subset[2] = {2, 0};
+    const double subset_factor[2] = {5.0, 7.0};
+    double subset_out[2];
+    events.multiply(2.5, subset_factor, subset, 2, subset_out);
+    EXPECT_DOUBLE_EQ(subset_out[0], 5.0 * r[2]);
+    EXPECT_DOUBLE_EQ(subset_out[1], 7.0 * r[0]);
 
     const auto unity = nusky::EventEnergyRatios::unity(5);
     unity.ratios(3.3, r);

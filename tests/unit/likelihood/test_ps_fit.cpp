@@ -7,6 +7,7 @@
 
 #include <barrier>
 #include <iomanip>
+#include <limits>
 #include <cmath>
 #include <numbers>
 #include <random>
@@ -257,10 +258,43 @@ TEST(PointSourceFit, FitsSpectralIndex)
     EXPECT_NEAR(pinned.ts, fitter.fit_ns(x.data(), x.size(), totals, nusky::reduce_nothing).ts, 1e-9);
 }
 
-TEST(PointSourceFit, RejectsInconsistentTotals)
+TEST(PointSourceFit, RejectsInconsistentTotalsAndNonFiniteInput)
 {
     Eigen::ArrayXd sob = Eigen::ArrayXd::Constant(10, 2.0);
     EXPECT_THROW(nusky::fit_ns_only(sob, {0.0, 0.0}), nusky::Error);
     EXPECT_THROW(nusky::fit_ns_only(sob, {10.0, 11.0}), nusky::Error);
     EXPECT_THROW(nusky::fit_ns_gamma(sob, nusky::EventEnergyRatios::unity(9), {10, 10}), nusky::Error);
+    sob[4] = std::numeric_limits<double>::infinity();  // an event with B = 0
+    EXPECT_THROW(nusky::fit_ns_only(sob, {10.0, 10.0}), nusky::Error);
+    sob[4] = std::nan("");
+    EXPECT_THROW(nusky::fit_ns_only(sob, {10.0, 10.0}), nusky::Error);
+}
+
+TEST(PointSourceFit, DroppingNegligibleEventsWithEnergyKeepsTheFit)
+{
+    // Events with spatial S/B below 1e-12 of the largest (a third of them forced there):
+    // dropping them, with the exact ln(1 - n_s/N) term, leaves the (n_s, gamma) fit unchanged
+    // to the size of what was dropped.
+    const int n_signal = 30;
+    auto sob = toy_sob(6000, n_signal, 3.0 * pi / 180, 6);
+    for (Eigen::Index i = n_signal; i < sob.size(); i += 3) sob[i] = 1e-14 * sob.maxCoeff();
+    const auto ratios = toy_ratios(sob.size(), n_signal);
+    const auto all = nusky::fit_ns_gamma(sob, ratios, all_kept(sob.size()));
+
+    std::vector<Eigen::Index> kept;
+    Eigen::ArrayXd kept_sob;
+    const std::size_t n_kept = nusky::select_events_above(sob, 1e-12 * sob.maxCoeff(), kept, kept_sob);
+    // 3-degree events far from the source are negligible too: most of the sky is dropped.
+    EXPECT_EQ(n_kept, static_cast<std::size_t>((sob >= 1e-12 * sob.maxCoeff()).count()));
+    EXPECT_LT(n_kept, static_cast<std::size_t>(sob.size() / 2));
+    EXPECT_EQ(kept_sob.size(), static_cast<Eigen::Index>(n_kept));
+    for (std::size_t j = 0; j < n_kept; ++j) EXPECT_EQ(kept_sob[j], sob[kept[j]]);
+
+    nusky::PointSourceFitter fitter;
+    const auto dropped = fitter.fit(kept_sob, kept, ratios, {double(sob.size()), double(n_kept)},
+                                    nusky::reduce_nothing);
+    ASSERT_GT(all.ts, 10.0);
+    EXPECT_NEAR(dropped.ts, all.ts, 1e-6);
+    EXPECT_NEAR(dropped.ns, all.ns, 1e-4);
+    EXPECT_NEAR(dropped.gamma, all.gamma, 1e-4);
 }
