@@ -70,6 +70,7 @@ endif()
 file(GLOB NEW_GLOB LIST_DIRECTORIES true "/work/main/tests/mpi/*.cpp")
 set(OLD_GLOB
   "/work/main/tests/mpi/test_framework_mpi.cpp"
+  "/work/main/tests/mpi/test_readers_mpi.cpp"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")
   message("-- GLOB mismatch!")
@@ -89,6 +90,7 @@ set(OLD_GLOB
   "/work/main/tests/unit/likelihood/test_template.cpp"
   "/work/main/tests/unit/readers/test_icecube_text.cpp"
   "/work/main/tests/unit/readers/test_npy.cpp"
+  "/work/main/tests/unit/readers/test_reader_modules.cpp"
   "/work/main/tests/unit/readers/test_simulation.cpp"
   )
 if(NOT "${NEW_GLOB}" STREQUAL "${OLD_GLOB}")

@@ -17,7 +17,10 @@ bool is_number(const std::string& token, double& value)
     return parse_double(token.data(), token.data() + token.size(), value);
 }
 
-double degrees_to_radians(double deg) { return deg * std::numbers::pi / 180.0; }
+double degrees_to_radians(double deg)
+{
+    return deg * std::numbers::pi / 180.0;
+}
 
 }  // namespace
 
@@ -35,8 +38,9 @@ std::vector<Source> read_source_catalog(const std::string& path)
         for (std::string t; fields >> t;) tokens.push_back(t);  // spaces, tabs, '\r'
         if (tokens.empty() || tokens.front().front() == '#') continue;
         if (tokens.size() < 3)
-            throw file_error(path, line_number, "expected 'name ra_deg dec_deg [weight]', got " +
-                                                    std::to_string(tokens.size()) + " column(s)");
+            throw file_error(path, line_number,
+                             "expected 'name ra_deg dec_deg [weight]', got " +
+                                 std::to_string(tokens.size()) + " column(s)");
         Source s;
         s.name = tokens[0];
         double ra_deg, dec_deg;

@@ -13,8 +13,7 @@ void EnergyBinning::validate() const
 {
     if (n_sin_dec < 1 || n_log_energy < 1)
         throw Error("energy PDF: bin counts must be positive (sin dec " +
-                    std::to_string(n_sin_dec) + ", log10 E " + std::to_string(n_log_energy) +
-                    ")");
+                    std::to_string(n_sin_dec) + ", log10 E " + std::to_string(n_log_energy) + ")");
     if (!(log_energy_max > log_energy_min) || !std::isfinite(log_energy_min) ||
         !std::isfinite(log_energy_max))
         throw Error("energy PDF: log10 E range must be finite with max > min");

@@ -44,8 +44,8 @@ LlhSums local_llh_sums(const double* a, std::size_t n, double ns, bool with_valu
         first += q;
         second -= q * q;
         if (with_value) {
-            const double product = ((arg[0] * arg[1]) * (arg[2] * arg[3])) *
-                                   ((arg[4] * arg[5]) * (arg[6] * arg[7]));
+            const double product =
+                ((arg[0] * arg[1]) * (arg[2] * arg[3])) * ((arg[4] * arg[5]) * (arg[6] * arg[7]));
             if (product > 1e-300 && product < 1e300) {
                 // mantissa in [1, 2) times product stays a normal positive double.
                 auto bits = std::bit_cast<std::uint64_t>(mantissa * product);
@@ -101,8 +101,8 @@ PointSourceFitter::PointSourceFitter(FitSettings settings) : settings_(settings)
 {
     if (!(settings_.gamma_max >= settings_.gamma_min))
         throw Error("point-source fit: gamma_max must not be below gamma_min");
-    if (!(settings_.ns_tolerance > 0.0) || !(settings_.ts_tolerance > 0.0) || settings_.max_newton_steps < 1 ||
-        settings_.gamma_bits < 2 || settings_.max_gamma_steps < 1)
+    if (!(settings_.ns_tolerance > 0.0) || !(settings_.ts_tolerance > 0.0) ||
+        settings_.max_newton_steps < 1 || settings_.gamma_bits < 2 || settings_.max_gamma_steps < 1)
         throw Error("point-source fit: tolerances and step limits must be positive");
 }
 
@@ -146,7 +146,6 @@ FitResult PointSourceFitter::maximise_ns(std::size_t n_local, const EventTotals&
     // a step leaving the bracket bisects instead.
     double ns = 0.0, lo = 0.0, hi = n_total;
     LlhSums current;
-    bool have_value = false;
     bool have_point = false;
     // Warm start (the previous gamma's n_s): a positive derivative there also proves the
     // derivative at 0 positive, which saves the pass at n_s = 0.
@@ -156,7 +155,6 @@ FitResult PointSourceFitter::maximise_ns(std::size_t n_local, const EventTotals&
             ns = lo = ns_start;
             current = s;
             have_point = true;
-            have_value = true;
         } else {
             hi = ns_start;
         }
@@ -170,7 +168,6 @@ FitResult PointSourceFitter::maximise_ns(std::size_t n_local, const EventTotals&
         // Derivative <= 0 at 0: n_s_hat = 0, TS = 0.
         if (!(current.first > 0.0)) return result;
         current.value = 0.0;
-        have_value = true;
     }
     // A Newton step gains about first^2 / (2 |second|) in ln L: that is the TS still missing.
     auto missing_ts = [](const LlhSums& s) { return s.first * s.first / -s.second; };
@@ -191,15 +188,13 @@ FitResult PointSourceFitter::maximise_ns(std::size_t n_local, const EventTotals&
             hi = candidate;
         ns = candidate;
         current = s;
-        have_value = true;
         const double delta = -s.first / s.second;
         const double tolerance = settings_.ns_tolerance * std::max(1.0, ns);
-        if (missing_ts(s) < settings_.ts_tolerance || std::abs(delta) < tolerance || s.first == 0.0 ||
-            hi - lo < tolerance)
+        if (missing_ts(s) < settings_.ts_tolerance || std::abs(delta) < tolerance ||
+            s.first == 0.0 || hi - lo < tolerance)
             break;
         candidate = ns + delta;
     }
-    if (!have_value) current.value = evaluate(ns, true).value;
     result.ns = ns;
     result.ts = std::max(0.0, 2.0 * current.value);
     return result;
@@ -258,9 +253,8 @@ FitResult PointSourceFitter::fit(const SobAtGamma& sob_at_gamma, std::size_t n_l
         negative_ts(settings_.gamma_min);
     } else {
         std::uintmax_t max_steps = static_cast<std::uintmax_t>(settings_.max_gamma_steps);
-        boost::math::tools::brent_find_minima(negative_ts, settings_.gamma_min,
-                                              settings_.gamma_max, settings_.gamma_bits,
-                                              max_steps);
+        boost::math::tools::brent_find_minima(negative_ts, settings_.gamma_min, settings_.gamma_max,
+                                              settings_.gamma_bits, max_steps);
     }
     best.n_evaluations = evaluations;
     return best;
@@ -298,8 +292,7 @@ FitResult PointSourceFitter::fit(const Eigen::ArrayXd& kept_sob,
 }
 
 std::size_t select_events_above(const Eigen::ArrayXd& values, double threshold,
-                                std::vector<Eigen::Index>& kept_events,
-                                Eigen::ArrayXd& kept_values)
+                                std::vector<Eigen::Index>& kept_events, Eigen::ArrayXd& kept_values)
 {
     kept_events.clear();
     for (Eigen::Index i = 0; i < values.size(); ++i)
@@ -309,8 +302,8 @@ std::size_t select_events_above(const Eigen::ArrayXd& values, double threshold,
     return kept_events.size();
 }
 
-FitResult fit_ns_only(const Eigen::ArrayXd& sob, const EventTotals& totals,
-                      const ReduceSum& reduce, const FitSettings& settings)
+FitResult fit_ns_only(const Eigen::ArrayXd& sob, const EventTotals& totals, const ReduceSum& reduce,
+                      const FitSettings& settings)
 {
     PointSourceFitter fitter(settings);
     return fitter.fit_ns(sob.data(), static_cast<std::size_t>(sob.size()), totals, reduce);

@@ -41,12 +41,12 @@ struct EventTotals {
 };
 
 struct FitSettings {
-    double ts_tolerance = 1e-8;   // Newton stops when a further step would gain less TS,
-    double ns_tolerance = 1e-7;   // ... or would move n_s by less than this * max(1, n_s)
+    double ts_tolerance = 1e-8;  // Newton stops when a further step would gain less TS,
+    double ns_tolerance = 1e-7;  // ... or would move n_s by less than this * max(1, n_s)
     int max_newton_steps = 100;
     double gamma_min = 1.0;
     double gamma_max = 4.0;
-    int gamma_bits = 16;          // Brent precision: relative tolerance ~ 2^(1 - bits)
+    int gamma_bits = 16;  // Brent precision: relative tolerance ~ 2^(1 - bits)
     int max_gamma_steps = 60;
 };
 

@@ -14,8 +14,8 @@ namespace nusky {
 double pvalue_from_trials(const std::vector<double>& trial_ts, double observed_ts)
 {
     if (trial_ts.empty()) throw Error("p-value: no background trials");
-    const auto at_least = std::count_if(trial_ts.begin(), trial_ts.end(),
-                                        [&](double t) { return t >= observed_ts; });
+    const auto at_least =
+        std::count_if(trial_ts.begin(), trial_ts.end(), [&](double t) { return t >= observed_ts; });
     return static_cast<double>(at_least) / static_cast<double>(trial_ts.size());
 }
 
@@ -51,8 +51,8 @@ double TrialHistogram::pvalue(double observed_ts) const
     return above / total();
 }
 
-TrialHistogram read_trial_histogram(const std::string& binning_path,
-                                    const std::string& values_path, const std::string& column)
+TrialHistogram read_trial_histogram(const std::string& binning_path, const std::string& values_path,
+                                    const std::string& column)
 {
     TrialHistogram h;
     h.edges = read_text_table(binning_path).column(column);

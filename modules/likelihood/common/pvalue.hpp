@@ -24,8 +24,8 @@ struct TrialHistogram {
 };
 
 // Reads column `column` (e.g. "pi0", "kra5", "kra50") of a binning CSV and a values CSV.
-TrialHistogram read_trial_histogram(const std::string& binning_path,
-                                    const std::string& values_path, const std::string& column);
+TrialHistogram read_trial_histogram(const std::string& binning_path, const std::string& values_path,
+                                    const std::string& column);
 
 // One-sided Gaussian significance: the standard normal's inverse survival function of p
 // (p = 1.26e-6 -> 4.71 sigma). p = 0 (TS beyond every trial) gives +infinity and p = 1 gives

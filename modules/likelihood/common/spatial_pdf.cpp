@@ -49,8 +49,7 @@ VmfEventConstants vmf_event_constants(const Eigen::ArrayXd& sigma)
 }
 
 void vmf_density(const Eigen::ArrayXd& x, const Eigen::ArrayXd& y, const Eigen::ArrayXd& z,
-                 const VmfEventConstants& constants, const UnitVector& source,
-                 Eigen::ArrayXd& out)
+                 const VmfEventConstants& constants, const UnitVector& source, Eigen::ArrayXd& out)
 {
     const Eigen::Index n = x.size();
     if (y.size() != n || z.size() != n || constants.kappa.size() != n ||

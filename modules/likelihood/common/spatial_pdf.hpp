@@ -39,8 +39,7 @@ VmfEventConstants vmf_event_constants(const Eigen::ArrayXd& sigma);
 // S_i for events with unit vectors (x, y, z) and a source at `source`, written to `out`
 // (resized if needed). Uses cos psi - 1 = -|n_i - n_s|^2 / 2, exact for small angles.
 void vmf_density(const Eigen::ArrayXd& x, const Eigen::ArrayXd& y, const Eigen::ArrayXd& z,
-                 const VmfEventConstants& constants, const UnitVector& source,
-                 Eigen::ArrayXd& out);
+                 const VmfEventConstants& constants, const UnitVector& source, Eigen::ArrayXd& out);
 // Same, computing the per-event constants from sigma (radians) on the fly.
 void vmf_density(const Eigen::ArrayXd& x, const Eigen::ArrayXd& y, const Eigen::ArrayXd& z,
                  const Eigen::ArrayXd& sigma, const UnitVector& source, Eigen::ArrayXd& out);

@@ -59,7 +59,7 @@ public:
         }
         std::error_code ec;
         if (seasons().empty() && std::filesystem::is_directory(path(), ec)) {
-            throw seasons.error("required: " + path() + " is a release directory (give e.g. IC40, IC59)");
+            throw path.error("is a release directory: also give seasons (e.g. seasons = IC40, IC59)");
         }
         for (const auto& s : seasons()) {
             if (s.find('/') != std::string::npos) throw seasons.error("'" + s + "' is not a season name");

@@ -36,8 +36,8 @@ std::string catalog_error(const std::string& name, const std::string& text)
 
 TEST(SourceCatalog, ParsesTheDnnCascadeSourceList)
 {
-    const auto sources =
-        nusky::read_source_catalog(nusky::test::shared_data("gp2023/catalogs/Source_List_DNNC.txt"));
+    const auto sources = nusky::read_source_catalog(
+        nusky::test::shared_data("gp2023/catalogs/Source_List_DNNC.txt"));
     // The release calls it the 109-source list; the file has 110 lines because Cen A appears
     // twice (4FGL J1325.5-4300 core and the extended 4FGL J1324.0-4330e lobes).
     ASSERT_EQ(sources.size(), 110u);
@@ -59,7 +59,8 @@ TEST(SourceCatalog, ParsesTheDnnCascadeSourceList)
 TEST(SourceCatalog, CommentsBlankLinesAndNumericWeights)
 {
     const auto sources = nusky::read_source_catalog(write_catalog(
-        "weights.txt", "# name ra dec weight\n\nA 10 20 2.5\r\n  \t\nB\t350.5\t-89.9\nC 0 0 snr extra\n"));
+        "weights.txt",
+        "# name ra dec weight\n\nA 10 20 2.5\r\n  \t\nB\t350.5\t-89.9\nC 0 0 snr extra\n"));
     ASSERT_EQ(sources.size(), 3u);
     EXPECT_EQ(sources[0].weight, 2.5);
     EXPECT_EQ(sources[1].name, "B");

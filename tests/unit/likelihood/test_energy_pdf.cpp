@@ -26,8 +26,8 @@ TEST(EnergyBinning, CellsClampEnergyButNotDeclination)
     nusky::EnergyBinning b;  // 20 x 30 on [2, 7]
     EXPECT_EQ(b.cell(-1.0, 2.0), 0);
     EXPECT_EQ(b.cell(1.0, 7.0), 19 * 30 + 29);
-    EXPECT_EQ(b.cell(0.0, 1.0), 10 * 30 + 0);   // below range: first energy bin
-    EXPECT_EQ(b.cell(0.0, 99.0), 10 * 30 + 29); // above range: last energy bin
+    EXPECT_EQ(b.cell(0.0, 1.0), 10 * 30 + 0);    // below range: first energy bin
+    EXPECT_EQ(b.cell(0.0, 99.0), 10 * 30 + 29);  // above range: last energy bin
     EXPECT_EQ(b.cell(-0.95, 2.2), 0 * 30 + 1);
     EXPECT_THROW(b.cell(1.01, 3.0), nusky::Error);
     EXPECT_THROW(b.cell(0.0, std::nan("")), nusky::Error);
@@ -85,7 +85,8 @@ TEST(EnergyRatio, ColumnsAreNormalisedIndependently)
     const std::vector<double> data{1, 1, 2, 4, 10, 10, 20, 40};
     const std::vector<double> mc{4, 2, 1, 1, 400, 200, 100, 100};
     nusky::EnergyRatioTable table(b, nusky::GammaGrid::single(2.0), data, mc);
-    for (int e = 0; e < 4; ++e) EXPECT_DOUBLE_EQ(table.ratio_at_grid(0, e), table.ratio_at_grid(0, 4 + e));
+    for (int e = 0; e < 4; ++e)
+        EXPECT_DOUBLE_EQ(table.ratio_at_grid(0, e), table.ratio_at_grid(0, 4 + e));
     EXPECT_DOUBLE_EQ(table.ratio_at_grid(0, 0), (4.0 / 8) / (1.0 / 8));
     // The data-weighted mean of R is 1 in each column (f_S integrates to 1 where f_B > 0).
     double mean = 0;
@@ -192,6 +193,7 @@ TEST(EnergyRatio, RejectsMismatchedCounts)
                  nusky::Error);
     EXPECT_THROW(nusky::EnergyRatioTable(b, nusky::GammaGrid::single(2.0), {1, 2, 3, 4}, {1, 2, 3}),
                  nusky::Error);
-    EXPECT_THROW(nusky::EnergyRatioTable(b, nusky::GammaGrid::single(2.0), {1, -2, 3, 4}, {1, 2, 3, 4}),
-                 nusky::Error);
+    EXPECT_THROW(
+        nusky::EnergyRatioTable(b, nusky::GammaGrid::single(2.0), {1, -2, 3, 4}, {1, 2, 3, 4}),
+        nusky::Error);
 }

@@ -30,7 +30,7 @@ Eigen::ArrayXd toy_sob(int n_background, int n_signal, double sigma, std::uint64
     for (int i = 0; i < n; ++i) {
         // cos psi of a vMF draw by inverting its CDF; uniform for background.
         const double w = i < n_signal ? 1.0 + std::log1p(u(rng) * std::expm1(-2 * kappa)) / kappa
-                                       : 2 * u(rng) - 1;
+                                      : 2 * u(rng) - 1;
         const double phi = 2 * pi * u(rng);
         const double r = std::sqrt(std::max(0.0, 1 - w * w));
         x[i] = r * std::cos(phi), y[i] = r * std::sin(phi), z[i] = w;
@@ -40,7 +40,10 @@ Eigen::ArrayXd toy_sob(int n_background, int n_signal, double sigma, std::uint64
     return s * (4 * pi);
 }
 
-nusky::EventTotals all_kept(Eigen::Index n) { return {double(n), double(n)}; }
+nusky::EventTotals all_kept(Eigen::Index n)
+{
+    return {double(n), double(n)};
+}
 
 }  // namespace
 
@@ -65,15 +68,20 @@ TEST(PointSourceLlh, DerivativesMatchFiniteDifferences)
         long double reference = 0.0L;
         for (double v : big) reference += std::log1p(static_cast<long double>(300.0 * v));
         EXPECT_NEAR(nusky::local_llh_sums(big.data(), big.size(), 300.0, true).value,
-                    static_cast<double>(reference), 1e-11 * std::abs(static_cast<double>(reference)));
+                    static_cast<double>(reference),
+                    1e-11 * std::abs(static_cast<double>(reference)));
     }
     for (double ns : {0.5, 5.0, 40.0}) {
         const double h = 1e-4;
-        const auto at = [&](double s) { return nusky::local_llh_sums(a.data(), a.size(), s, true); };
+        const auto at = [&](double s) {
+            return nusky::local_llh_sums(a.data(), a.size(), s, true);
+        };
         const auto c = at(ns);
         EXPECT_EQ(c.invalid, 0.0);
-        EXPECT_NEAR(c.first, (at(ns + h).value - at(ns - h).value) / (2 * h), 1e-6 * std::abs(c.first) + 1e-9);
-        EXPECT_NEAR(c.second, (at(ns + h).first - at(ns - h).first) / (2 * h), 1e-6 * std::abs(c.second) + 1e-9);
+        EXPECT_NEAR(c.first, (at(ns + h).value - at(ns - h).value) / (2 * h),
+                    1e-6 * std::abs(c.first) + 1e-9);
+        EXPECT_NEAR(c.second, (at(ns + h).first - at(ns - h).first) / (2 * h),
+                    1e-6 * std::abs(c.second) + 1e-9);
         // The value-free pass gives the same derivatives.
         const auto d = nusky::local_llh_sums(a.data(), a.size(), ns, false);
         EXPECT_EQ(d.first, c.first);
@@ -132,8 +140,10 @@ TEST(PointSourceFit, DroppedEventsGiveTheSameFit)
     Eigen::ArrayXd kept_values(sob.size());
     int kept = 0;
     for (Eigen::Index i = 0; i < sob.size(); ++i) {
-        if (i % 3 == 0) sob[i] = 0.0;  // a third of the events carry no signal density at all
-        else kept_values[kept++] = sob[i];
+        if (i % 3 == 0)
+            sob[i] = 0.0;  // a third of the events carry no signal density at all
+        else
+            kept_values[kept++] = sob[i];
     }
     const Eigen::ArrayXd kept_sob = kept_values.head(kept);
     const auto all = nusky::fit_ns_only(sob, all_kept(sob.size()));
@@ -150,8 +160,10 @@ TEST(PointSourceFit, ExcessFormIsTheSameLikelihood)
     const auto sob = toy_sob(2000, 20, 4.0 * pi / 180, 3);
     const Eigen::ArrayXd excess = sob - 1.0;
     nusky::PointSourceFitter fitter;
-    const auto a = fitter.fit_ns(sob.data(), sob.size(), all_kept(sob.size()), nusky::reduce_nothing, 2.7);
-    const auto b = fitter.fit_ns_excess(excess.data(), excess.size(), all_kept(sob.size()), nusky::reduce_nothing, 2.7);
+    const auto a =
+        fitter.fit_ns(sob.data(), sob.size(), all_kept(sob.size()), nusky::reduce_nothing, 2.7);
+    const auto b = fitter.fit_ns_excess(excess.data(), excess.size(), all_kept(sob.size()),
+                                        nusky::reduce_nothing, 2.7);
     EXPECT_NEAR(a.ts, b.ts, 1e-10);
     EXPECT_NEAR(a.ns, b.ns, 1e-8);
     EXPECT_EQ(a.gamma, 2.7);
@@ -163,7 +175,8 @@ TEST(PointSourceFit, NegativeExcessRespectsTheDomain)
     Eigen::ArrayXd d(6);
     d << 40.0, 30.0, -5.0, -2.0, 0.5, -0.1;
     nusky::PointSourceFitter fitter;
-    const auto r = fitter.fit_ns_excess(d.data(), d.size(), all_kept(d.size()), nusky::reduce_nothing);
+    const auto r =
+        fitter.fit_ns_excess(d.data(), d.size(), all_kept(d.size()), nusky::reduce_nothing);
     EXPECT_GT(r.ns, 0.0);
     EXPECT_LT(r.ns, 6.0 / 5.0);  // 1 + ns (-5) / 6 > 0
     EXPECT_TRUE(std::isfinite(r.ts));
@@ -219,7 +232,8 @@ nusky::EventEnergyRatios toy_ratios(Eigen::Index n, int n_signal)
     Eigen::ArrayXXd table = Eigen::ArrayXXd::Ones(n, grid.size);
     for (int k = 0; k < grid.size; ++k) {
         const double g = grid.value(k);
-        for (int i = 0; i < n_signal; ++i) table(i, k) = 0.2 + 3.0 * std::exp(-std::pow((g - 2.5) / 0.6, 2));
+        for (int i = 0; i < n_signal; ++i)
+            table(i, k) = 0.2 + 3.0 * std::exp(-std::pow((g - 2.5) / 0.6, 2));
     }
     return nusky::EventEnergyRatios(grid, table);
 }
@@ -255,7 +269,8 @@ TEST(PointSourceFit, FitsSpectralIndex)
     const auto pinned = nusky::fit_ns_gamma(sob, ratios, totals, nusky::reduce_nothing, fixed);
     EXPECT_EQ(pinned.gamma, 3.0);
     ratios.multiply(3.0, sob.data(), x.data());
-    EXPECT_NEAR(pinned.ts, fitter.fit_ns(x.data(), x.size(), totals, nusky::reduce_nothing).ts, 1e-9);
+    EXPECT_NEAR(pinned.ts, fitter.fit_ns(x.data(), x.size(), totals, nusky::reduce_nothing).ts,
+                1e-9);
 }
 
 TEST(PointSourceFit, RejectsInconsistentTotalsAndNonFiniteInput)
@@ -263,7 +278,8 @@ TEST(PointSourceFit, RejectsInconsistentTotalsAndNonFiniteInput)
     Eigen::ArrayXd sob = Eigen::ArrayXd::Constant(10, 2.0);
     EXPECT_THROW(nusky::fit_ns_only(sob, {0.0, 0.0}), nusky::Error);
     EXPECT_THROW(nusky::fit_ns_only(sob, {10.0, 11.0}), nusky::Error);
-    EXPECT_THROW(nusky::fit_ns_gamma(sob, nusky::EventEnergyRatios::unity(9), {10, 10}), nusky::Error);
+    EXPECT_THROW(nusky::fit_ns_gamma(sob, nusky::EventEnergyRatios::unity(9), {10, 10}),
+                 nusky::Error);
     sob[4] = std::numeric_limits<double>::infinity();  // an event with B = 0
     EXPECT_THROW(nusky::fit_ns_only(sob, {10.0, 10.0}), nusky::Error);
     sob[4] = std::nan("");
@@ -283,7 +299,8 @@ TEST(PointSourceFit, DroppingNegligibleEventsWithEnergyKeepsTheFit)
 
     std::vector<Eigen::Index> kept;
     Eigen::ArrayXd kept_sob;
-    const std::size_t n_kept = nusky::select_events_above(sob, 1e-12 * sob.maxCoeff(), kept, kept_sob);
+    const std::size_t n_kept =
+        nusky::select_events_above(sob, 1e-12 * sob.maxCoeff(), kept, kept_sob);
     // 3-degree events far from the source are negligible too: most of the sky is dropped.
     EXPECT_EQ(n_kept, static_cast<std::size_t>((sob >= 1e-12 * sob.maxCoeff()).count()));
     EXPECT_LT(n_kept, static_cast<std::size_t>(sob.size() / 2));

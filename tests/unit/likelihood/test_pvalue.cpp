@@ -59,9 +59,9 @@ TEST(PValue, ReproducesTheGalacticPlaneReleaseSignificances)
         double ts, trials, p, sigma;
     };
     // Science 380, 1338 (2023): TS, trial count, pre-trial p and significance per template.
-    for (const Case& c : {Case{"pi0", 22.19, 549.5e6, 1.26e-6, 4.71},
-                          Case{"kra5", 19.06, 300e6, 6.13e-6, 4.37},
-                          Case{"kra50", 15.56, 300e6, 3.72e-5, 3.96}}) {
+    for (const Case& c :
+         {Case{"pi0", 22.19, 549.5e6, 1.26e-6, 4.71}, Case{"kra5", 19.06, 300e6, 6.13e-6, 4.37},
+          Case{"kra50", 15.56, 300e6, 3.72e-5, 3.96}}) {
         const auto h = nusky::read_trial_histogram(binning, values, c.column);
         EXPECT_EQ(h.edges.size(), 1001u);
         EXPECT_NEAR(h.total(), c.trials, 1.0) << c.column;

@@ -101,7 +101,8 @@ TEST(VonMisesFisher, VectorisedIsAccurateAtTinySeparations)
     sig << sigma;
     nusky::vmf_density(x, y, z, sig, source, s);
     const double kappa = 1 / (sigma * sigma);
-    const double exact = nusky::vmf_normalisation(kappa) * std::exp(-2 * kappa * std::pow(std::sin(psi / 2), 2));
+    const double exact =
+        nusky::vmf_normalisation(kappa) * std::exp(-2 * kappa * std::pow(std::sin(psi / 2), 2));
     EXPECT_NEAR(s[0] / exact, 1.0, 1e-9);
 }
 

@@ -14,7 +14,7 @@ using nusky::Error;
 
 namespace {
 
-std::string scratch(const std::string& name) { return (nusky::test::scratch_dir() / name).string(); }
+std::string scratch(const std::string& name) { return (nusky::test::scratch_dir() / ("test_npy_" + name)).string(); }
 
 std::string slurp(const std::string& path)
 {

@@ -1,0 +1,301 @@
+#include "likelihood/template/template_likelihood.hpp"
+
+#include "likelihood/common/trial_tasks.hpp"
+#include "readers/npy_events/npy.hpp"
+#include "readers/simulation/simulation_reader.hpp"
+#include "nusky/h5.hpp"
+#include "nusky/log.hpp"
+#include "nusky/registry.hpp"
+#include "nusky/rng.hpp"
+#include "nusky/stages.hpp"
+
+#include <healpix_map.h>
+#include <healpix_map_fitsio.h>
+
+#include <filesystem>
+#include <numbers>
+
+namespace nusky {
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix)
+{
+    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+}  // namespace
+
+Eigen::ArrayXd read_template_map(const std::string& path, const std::string& hdf5_dataset)
+{
+    namespace fs = std::filesystem;
+    if (!fs::exists(path)) throw Error(path + ": no such template file");
+    if (fs::is_directory(path)) throw Error(path + ": is a directory, expected a HEALPix map");
+    Eigen::ArrayXd map;
+    if (ends_with(path, ".npy")) {
+        map = read_healpix_map_npy(path);
+    } else if (ends_with(path, ".fits") || ends_with(path, ".fits.gz") || ends_with(path, ".fit")) {
+        Healpix_Map<double> hp;
+        try {
+            read_Healpix_map_from_fits(path, hp, 1, 2);
+        } catch (const std::exception& e) {
+            throw Error(path + ": cannot read a HEALPix FITS map: " + e.what());
+        }
+        if (hp.Scheme() == NEST) hp.swap_scheme();
+        map = Eigen::Map<const Eigen::ArrayXd>(&hp.Map()[0], hp.Npix());
+    } else if (is_hdf5_file(path)) {
+        auto file = h5_open_serial(path);
+        auto n = h5_dataset_length(file, path, hdf5_dataset);
+        auto v = h5_read_doubles(file, path, hdf5_dataset, 0, n);
+        map = Eigen::Map<const Eigen::ArrayXd>(v.data(), n);
+    } else {
+        throw Error(path + ": unknown template format (expected .npy, .fits or HDF5)");
+    }
+    healpix_nside(map.size(), path);  // throws unless npix = 12 nside^2
+    for (Eigen::Index i = 0; i < map.size(); ++i) {
+        if (!std::isfinite(map[i]) || map[i] < 0) {
+            throw Error(path + ": pixel " + std::to_string(i) + " is negative or not finite");
+        }
+    }
+    return map;
+}
+
+TemplatePdfs::TemplatePdfs(const Eigen::ArrayXd& template_map, const Events& local_data, const Events& local_mc,
+                           const std::optional<EffectiveArea>& effective_area, const Comm& comm,
+                           const TemplateSettings& settings)
+    : background([&] {
+          std::vector<double> counts(static_cast<std::size_t>(settings.sin_dec_bins), 0.0);
+          fill_sin_dec_counts(local_data.z, counts);
+          comm.sum(counts.data(), static_cast<int>(counts.size()));
+          return SinDecBackgroundPdf(std::move(counts));
+      }())
+{
+    const bool any_mc = comm.sum(static_cast<std::int64_t>(local_mc.size())) > 0;
+    // Acceptance: the MC histogram is a sum over events, so the ranks' parts add up.
+    Acceptance acceptance;
+    if (any_mc) {
+        auto span = [](const Eigen::ArrayXd& a) { return std::span<const double>(a.data(), a.size()); };
+        acceptance = acceptance_from_mc(span(local_mc.true_dec), span(local_mc.true_energy),
+                                        span(local_mc.oneweight), settings.gamma, settings.acceptance_bins);
+        comm.sum(acceptance.values.data(), static_cast<int>(acceptance.values.size()));
+        acceptance_source = "mc";
+    } else if (effective_area) {
+        acceptance = acceptance_from_effective_area(*effective_area, settings.gamma);
+        acceptance_source = "effective_area";
+    } else {
+        throw Error("template: no MC and no effective area: cannot weight the template by the acceptance");
+    }
+    Eigen::ArrayXd working = regrade_map(template_map, settings.nside);
+    smoothed = smooth_template(acceptance_weighted_template(working, acceptance), settings.smoothing);
+
+    if (!settings.use_energy || !any_mc) return;
+    const auto& binning = settings.energy_binning;
+    GammaGrid grid = GammaGrid::single(settings.gamma);
+    std::vector<double> data_counts(static_cast<std::size_t>(binning.n_cells()), 0.0);
+    fill_energy_data_counts(binning, local_data.z, local_data.log10_energy, data_counts);
+    comm.sum(data_counts.data(), static_cast<int>(data_counts.size()));
+    std::vector<double> mc_counts(static_cast<std::size_t>(binning.n_cells()), 0.0);
+    fill_energy_mc_counts(binning, grid, local_mc.z, local_mc.log10_energy, local_mc.true_energy,
+                          local_mc.oneweight, mc_counts);
+    comm.sum(mc_counts.data(), static_cast<int>(mc_counts.size()));
+    energy.emplace(binning, grid, data_counts, mc_counts);
+}
+
+TemplateEvents::TemplateEvents(const Events& events, const TemplatePdfs& pdfs, double n_total)
+    : pdfs_(pdfs), has_energy_(pdfs.energy.has_value()), n_total_(n_total)
+{
+    auto span = [](const Eigen::ArrayXd& a) { return std::span<const double>(a.data(), a.size()); };
+    index_ = index_template_events(pdfs.smoothed, span(events.ra), span(events.dec), span(events.sigma));
+    pixel_ = index_.pixel;
+    const auto n = events.size();
+    subtraction_.resize(n);
+    signal_.resize(n);
+    signal_subtraction_densities(pdfs.smoothed, index_, std::span<double>(subtraction_.data(), n));
+    Eigen::ArrayXd background_density;
+    pdfs.background.background_density(events.z, background_density);
+    ratio_over_b_ = 1.0 / background_density;
+    if (has_energy_) {
+        auto ratios = pdfs.energy->event_ratios(events.z, events.log10_energy);
+        ratio_over_b_ *= ratios.table().col(0);
+    }
+}
+
+const Eigen::ArrayXd& TemplateEvents::excess()
+{
+    const auto n = signal_.size();
+    signal_densities(pdfs_.smoothed, index_, pixel_, std::span<double>(signal_.data(), n));
+    excess_ = (signal_ - subtraction_) * ratio_over_b_;
+    return excess_;
+}
+
+FitResult TemplateEvents::fit(const ReduceSum& reduce)
+{
+    const auto& d = excess();
+    EventTotals totals{n_total_, n_total_};
+    return fitter_.fit_ns_excess(d.data(), static_cast<std::size_t>(d.size()), totals, reduce,
+                                 std::numeric_limits<double>::quiet_NaN());
+}
+
+double TemplateEvents::ts_at(double ns, const ReduceSum& reduce)
+{
+    const auto& d = excess();
+    double sum = (ns / n_total_ * d + 1.0).log().sum();
+    reduce(&sum, 1);
+    return 2.0 * sum;
+}
+
+void TemplateEvents::scramble(std::uint64_t seed, std::int64_t trial)
+{
+    CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
+    const double two_pi = 2.0 * std::numbers::pi;
+    for (std::size_t i = 0; i < pixel_.size(); ++i) {
+        pixel_[i] = pixel_in_ring_for_ra(pdfs_.smoothed, index_.ring[i], two_pi * rng.uniform());
+    }
+}
+
+namespace {
+
+constexpr double deg = std::numbers::pi / 180.0;
+
+class TemplateLikelihood : public Likelihood {
+public:
+    Parameter<std::string> template_path{this, "template_path", "",
+                                         "HEALPix template (.npy, .fits or HDF5 /map; RING or NESTED, any nside); "
+                                         "default: the Fermi-LAT pi0 map of the data release"};
+    Parameter<double> gamma{this, "gamma", 2.7, "fixed spectral index of the template's flux"};
+    Parameter<std::int64_t> nside{this, "nside", 128, "working HEALPix nside of the smoothed template"};
+    Parameter<std::int64_t> n_sigma{this, "n_sigma", 24, "number of smoothing scales (log spaced)"};
+    Parameter<double> sigma_min_deg{this, "sigma_min_deg", 0.5, "smallest smoothing sigma [deg]"};
+    Parameter<double> sigma_max_deg{this, "sigma_max_deg", 60.0, "largest smoothing sigma [deg]"};
+    Parameter<std::int64_t> sin_dec_bins{this, "sin_dec_bins", 40, "bins of the background sin(dec) histogram"};
+    Parameter<bool> use_energy{this, "use_energy", true, "use the energy ratio at the fixed gamma (needs MC)"};
+    Parameter<double> log10e_min{this, "log10e_min", 1.0, "lower edge of the energy PDFs [log10 GeV]"};
+    Parameter<double> log10e_max{this, "log10e_max", 8.0, "upper edge of the energy PDFs [log10 GeV]"};
+    Parameter<std::string> effective_area_dir{this, "effective_area_dir", "",
+                                              "directory with effa_values.csv, effa_bins_sindec.csv, "
+                                              "effa_bins_energy.csv (flux conversion; default: the release's)"};
+    Parameter<double> flux_e0_gev{this, "flux_e0_gev", 1e5, "pivot energy of the flux conversion [GeV]"};
+    Parameter<std::int64_t> profile_points{this, "profile_points", 41, "points of the TS(n_s) profile in /fit"};
+
+    void validate() override
+    {
+        if (gamma() < 1 || gamma() > 4) throw gamma.error("must be in [1, 4]");
+        auto n = nside();
+        if (n < 1 || n > 1024 || (n & (n - 1)) != 0) throw nside.error("must be a power of two up to 1024");
+        if (n_sigma() < 1) throw n_sigma.error("must be >= 1");
+        if (sigma_min_deg() <= 0 || sigma_max_deg() < sigma_min_deg()) {
+            throw sigma_min_deg.error("need 0 < sigma_min_deg <= sigma_max_deg");
+        }
+        if (sin_dec_bins() < 2) throw sin_dec_bins.error("must be >= 2");
+        if (log10e_min() >= log10e_max()) throw log10e_min.error("must be below log10e_max");
+        if (profile_points() < 0) throw profile_points.error("must be >= 0");
+    }
+
+    std::vector<std::string> tasks() const override { return {"fit", "trials"}; }
+
+    void prepare(RunContext&) override
+    {
+        std::string path = template_path();
+        if (path.empty()) path = find_gp2023_dir() + "/Fermi-LAT_pi0_map.npy";
+        map_ = read_template_map(path);
+        map_path_ = path;
+        std::string dir = effective_area_dir().empty() ? find_gp2023_dir() : effective_area_dir();
+        effective_area_ = read_effective_area(dir + "/effa_values.csv", dir + "/effa_bins_sindec.csv",
+                                              dir + "/effa_bins_energy.csv");
+    }
+
+    TemplateSettings settings() const
+    {
+        TemplateSettings s;
+        s.gamma = gamma();
+        s.nside = static_cast<int>(nside());
+        s.smoothing.n_sigma = static_cast<int>(n_sigma());
+        s.smoothing.sigma_min = sigma_min_deg() * deg;
+        s.smoothing.sigma_max = sigma_max_deg() * deg;
+        s.sin_dec_bins = static_cast<int>(sin_dec_bins());
+        s.use_energy = use_energy();
+        s.energy_binning.log_energy_min = log10e_min();
+        s.energy_binning.log_energy_max = log10e_max();
+        return s;
+    }
+
+    void run(EventSample& sample, RunContext& context) override
+    {
+        const Comm& comm = context.comm;
+        log::info("template " + map_path_ + ": smoothing at " + std::to_string(n_sigma()) + " scales, nside " +
+                  std::to_string(nside()));
+        TemplatePdfs pdfs(map_, sample.data, sample.mc, effective_area_, comm, settings());
+        const double n_total = static_cast<double>(comm.sum(static_cast<std::int64_t>(sample.data.size())));
+        auto reduce = [&comm](double* values, int n) { comm.sum(values, n); };
+
+        TemplateEvents shard(sample.data, pdfs, n_total);
+        FitResult observed = shard.fit(reduce);
+        auto& fit = context.results.group("/fit");
+        fit.attributes["ts"] = observed.ts;
+        fit.attributes["ns"] = observed.ns;
+        fit.attributes["gamma"] = gamma();
+        fit.attributes["n_events"] = static_cast<std::int64_t>(n_total);
+        fit.attributes["n_evaluations"] = static_cast<std::int64_t>(observed.n_evaluations);
+        fit.attributes["template"] = map_path_;
+        fit.attributes["acceptance"] = pdfs.acceptance_source;
+        fit.attributes["energy_term"] = std::string(shard.has_energy() ? "mc" : "none");
+
+        // Flux: n_s over the events expected from a reference flux through the effective area.
+        const double phi0 = 1e-18, livetime = sample.livetime_s;
+        if (livetime > 0) {
+            Eigen::ArrayXd fractions = template_band_fractions(map_, effective_area_->sindec_edges);
+            double mu = expected_events(*effective_area_, fractions, gamma(), phi0, flux_e0_gev(), livetime);
+            fit.attributes["mu_per_1e-18"] = mu;
+            fit.attributes["flux_e2dnde_100tev"] = e2_flux_tev(observed.ns, mu, phi0, flux_e0_gev());
+            fit.attributes["livetime_s"] = livetime;
+        } else {
+            log::warn("the sample has no livetime: no flux conversion");
+        }
+        store_profile(shard, observed, n_total, context, reduce);
+        log::info("template fit: TS " + std::to_string(observed.ts) + ", n_s " + std::to_string(observed.ns));
+        if (context.job.task() != "trials") return;
+
+        Events all = sample.data.allgather(comm);
+        TemplateEvents replica(all, pdfs, n_total);
+        auto campaign = make_campaign(context, "template trials");
+        auto block = run_trial_campaign(campaign, comm, [&](std::int64_t trial) {
+            replica.scramble(campaign.seed, trial);
+            auto r = replica.fit(reduce_nothing);
+            return TrialResult{r.ts, r.ns, gamma()};
+        });
+        store_trials(campaign, block, context.results, comm);
+        record_pvalue(observed.ts, block, context);
+    }
+
+private:
+    // TS against n_s around the best fit, for the profile plot.
+    void store_profile(TemplateEvents& events, const FitResult& best, double n_total, RunContext& context,
+                       const ReduceSum& reduce)
+    {
+        const auto points = profile_points();
+        if (points < 2) return;
+        double top = std::max(3.0 * best.ns, 100.0);
+        std::vector<double> ns, ts;
+        for (std::int64_t k = 0; k < points; ++k) {
+            double x = top * static_cast<double>(k) / static_cast<double>(points - 1);
+            if (x >= n_total) break;
+            double t = events.ts_at(x, reduce);
+            if (!std::isfinite(t)) break;  // beyond the domain (an argument of ln <= 0)
+            ns.push_back(x);
+            ts.push_back(t);
+        }
+        context.results.set_replicated("/fit", "profile_ns", ns, context.comm);
+        context.results.set_replicated("/fit", "profile_ts", ts, context.comm);
+    }
+
+    Eigen::ArrayXd map_;
+    std::string map_path_;
+    std::optional<EffectiveArea> effective_area_;
+};
+
+}  // namespace
+
+NUSKY_REGISTER_MODULE(likelihood, TemplateLikelihood, "template",
+                      "Galactic-plane template likelihood: fit of n_s at a fixed spectrum, flux conversion")
+
+}  // namespace nusky

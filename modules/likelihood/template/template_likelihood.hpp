@@ -1,0 +1,70 @@
+#pragma once
+// The Galactic-plane template analysis (PHYSICS.md section 6) on distributed events:
+//  - TemplatePdfs: acceptance-weighted template smoothed on a sigma grid, background sin(dec)
+//    PDF and the energy ratio at the template's fixed gamma, built once (reductions);
+//  - TemplateEvents: one event set (a rank's share, or the whole sample for trials) with its
+//    per-event lookups, fitted for n_s; RA scrambles only move each event within its ring.
+#include "likelihood/common/energy_pdf.hpp"
+#include "likelihood/common/ps_fit.hpp"
+#include "likelihood/common/spatial_pdf.hpp"
+#include "likelihood/template/template_pdf.hpp"
+#include "nusky/event.hpp"
+#include "nusky/mpi.hpp"
+
+#include <optional>
+#include <string>
+
+namespace nusky {
+
+struct TemplateSettings {
+    double gamma = 2.7;
+    int nside = 128;
+    SmoothingOptions smoothing;
+    int sin_dec_bins = SinDecBackgroundPdf::default_bins;
+    int acceptance_bins = 40;
+    EnergyBinning energy_binning;
+    bool use_energy = true;
+};
+
+// Reads a HEALPix map (RING or NESTED, any nside) from .npy, .fits or HDF5 (dataset
+// `hdf5_dataset`), returned in RING ordering. Errors name the file.
+Eigen::ArrayXd read_template_map(const std::string& path, const std::string& hdf5_dataset = "map");
+
+struct TemplatePdfs {
+    // Collective. `acceptance_fallback` is used when no rank has MC (e.g. an effective area).
+    TemplatePdfs(const Eigen::ArrayXd& template_map, const Events& local_data, const Events& local_mc,
+                 const std::optional<EffectiveArea>& effective_area, const Comm& comm,
+                 const TemplateSettings& settings);
+    SmoothedTemplate smoothed;
+    SinDecBackgroundPdf background;
+    std::optional<EnergyRatioTable> energy;
+    std::string acceptance_source;  // "mc" or "effective_area"
+};
+
+class TemplateEvents {
+public:
+    TemplateEvents(const Events& events, const TemplatePdfs& pdfs, double n_total);
+    // Fit of n_s at the template's fixed gamma.
+    FitResult fit(const ReduceSum& reduce);
+    // RA scrambling for background trial `trial`: event i's new RA is the i-th draw of the
+    // (seed, trial) stream; only the pixel within the event's ring changes.
+    void scramble(std::uint64_t seed, std::int64_t trial);
+    // Per-event (S_i - S~_i) R_i / B_i at the current pixels.
+    const Eigen::ArrayXd& excess();
+    // TS at a given n_s (for the n_s profile).
+    double ts_at(double ns, const ReduceSum& reduce);
+    bool has_energy() const { return has_energy_; }
+
+private:
+    const TemplatePdfs& pdfs_;
+    TemplateEventIndex index_;
+    std::vector<std::int32_t> pixel_;  // current pixel (scrambled in trials)
+    Eigen::ArrayXd subtraction_;       // S~_i
+    Eigen::ArrayXd ratio_over_b_;      // R_i / B_i
+    Eigen::ArrayXd signal_, excess_;
+    bool has_energy_;
+    double n_total_;
+    PointSourceFitter fitter_;
+};
+
+}  // namespace nusky

@@ -1,0 +1,173 @@
+// The reader modules at any rank count: the global sample is the same (bit for bit) whatever
+// the number of ranks, and errors seen by one rank end every rank cleanly.
+#include "readers/icecube_public/icecube_text.hpp"
+#include "readers/npy_events/npy.hpp"
+#include "readers/simulation/simulate.hpp"
+
+#include "nusky/chain.hpp"
+#include "nusky/config.hpp"
+#include "nusky/error.hpp"
+#include "nusky/mpi.hpp"
+#include "nusky/registry.hpp"
+#include "nusky/stages.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+
+using namespace nusky;
+
+namespace {
+
+std::string shared_data(const std::string& relative)
+{
+    const char* env = std::getenv("NUSKY_SHARED");
+    std::string root = env ? env : "/work/main/../shared";
+    return root + "/data/" + relative;
+}
+
+struct Context {
+    Comm comm;
+    JobSpec job;
+    Config config;
+    Results results;
+    RunContext context{comm, job, config, results, "unused.h5"};
+};
+
+std::unique_ptr<Reader> make_reader(const std::string& body)
+{
+    auto config = Config::from_string("[reader]\n" + body, "test.ini");
+    auto reader = create_module<Reader>(Stage::reader, config.take("reader", "type")->value);
+    reader->configure(config, "reader");
+    return reader;
+}
+
+// A scratch path that is the same on every rank (rank 0's pid) and unique to this run.
+std::string shared_scratch(const Comm& comm, const std::string& name)
+{
+    std::string pid = std::to_string(::getpid());
+    comm.broadcast(pid);
+    return (std::filesystem::temp_directory_path() / ("nusky_readers_mpi_" + pid + "_" + name)).string();
+}
+
+void expect_same(const Eigen::ArrayXd& a, const Eigen::ArrayXd& b, const char* what)
+{
+    ASSERT_EQ(a.size(), b.size()) << what;
+    EXPECT_TRUE((a == b).all()) << what << " differs";  // bit-identical
+}
+
+}  // namespace
+
+TEST(test_readers_mpi, SimulationIsRankCountIndependent)
+{
+    Context c;
+    const std::string dir = shared_data("gp2023");
+    auto reader = make_reader("type = simulation\nseed = 7\nmc_events = 20000\ndata_dir = " + dir + "\n");
+    EventSample sample;
+    EXPECT_NO_THROW(collective_step(c.comm, [&] { sample = reader->read(c.context); }));
+
+    // What a single process simulates for the whole range.
+    SimulationConfig cfg;
+    cfg.seed = 7;
+    cfg.mc_count = 20000;
+    const SimulationInputs inputs = load_simulation_inputs(dir);
+    const Eigen::ArrayXd map = read_healpix_map_npy(dir + "/Fermi-LAT_pi0_map.npy");
+    const std::size_t n = sky_count(cfg);
+    Events whole = simulate_sky(cfg, inputs, map, 0, n);
+    Events whole_mc = simulate_mc(cfg, inputs, 0, cfg.mc_count);
+
+    EXPECT_EQ(c.comm.sum(static_cast<std::int64_t>(sample.data.size())), static_cast<std::int64_t>(n));
+    EXPECT_EQ(c.comm.sum(static_cast<std::int64_t>(sample.mc.size())), 20000);
+    EXPECT_GT(n, kGp2023EventCount);  // background plus Poisson(675) signal
+    EXPECT_DOUBLE_EQ(sample.livetime_s, kGp2023LivetimeS);
+
+    Events all = sample.data.allgather(c.comm);
+    expect_same(all.ra, whole.ra, "ra");
+    expect_same(all.dec, whole.dec, "dec");
+    expect_same(all.sigma, whole.sigma, "sigma");
+    expect_same(all.log10_energy, whole.log10_energy, "log10_energy");
+    expect_same(all.extra.at("signal"), whole.extra.at("signal"), "signal flag");
+    Events all_mc = sample.mc.allgather(c.comm);
+    expect_same(all_mc.true_energy, whole_mc.true_energy, "mc true_energy");
+    expect_same(all_mc.oneweight, whole_mc.oneweight, "mc oneweight");
+    expect_same(all_mc.ra, whole_mc.ra, "mc ra");
+
+    // An order-sensitive checksum, reduced over ranks with each rank's global offsets.
+    std::int64_t offset = c.comm.exclusive_prefix(static_cast<std::int64_t>(sample.data.size()));
+    double local = 0.0;
+    for (Eigen::Index i = 0; i < sample.data.size(); ++i) {
+        local += sample.data.ra[i] * static_cast<double>(offset + i + 1);
+    }
+    double expected = 0.0;
+    for (Eigen::Index i = 0; i < whole.size(); ++i) expected += whole.ra[i] * static_cast<double>(i + 1);
+    EXPECT_NEAR(c.comm.sum(local), expected, 1e-9 * expected);
+}
+
+TEST(test_readers_mpi, IceCubePublicSharesAddUp)
+{
+    Context c;
+    const std::string dir = shared_data("ic40");
+    auto reader = make_reader("type = icecube_public\npath = " + dir + "\nseasons = IC40\n");
+    EventSample sample;
+    EXPECT_NO_THROW(collective_step(c.comm, [&] { sample = reader->read(c.context); }));
+    EXPECT_EQ(c.comm.sum(static_cast<std::int64_t>(sample.data.size())), 36900);
+    const double livetime = read_uptime(dir + "/uptime/IC40_exp.csv").livetime_s;
+    EXPECT_EQ(sample.livetime_s, livetime);
+    EXPECT_EQ(c.comm.max(sample.livetime_s), c.comm.sum(sample.livetime_s) / c.comm.size());
+    EXPECT_EQ(sample.attributes.at("effective_area:IC40"), dir + "/irfs/IC40_effectiveArea.csv");
+    EXPECT_EQ(sample.description, "IC40 (36900 events, 376.4 d)");
+
+    IceCubeEvents whole = read_events(dir + "/events/IC40_exp.csv");
+    Events all = sample.data.allgather(c.comm);
+    expect_same(all.ra, whole.ra, "ra");
+    expect_same(all.sigma, whole.sigma, "sigma");
+    expect_same(all.mjd, whole.mjd, "mjd");
+}
+
+TEST(test_readers_mpi, IceCubePublicErrorOnOneRankEndsAllRanks)
+{
+    Context c;
+    const std::string path = shared_scratch(c.comm, "IC40_exp.csv");
+    if (c.comm.is_root()) {
+        std::ifstream in(shared_data("ic40/events/IC40_exp.csv"));
+        std::ofstream out(path);
+        std::string line;
+        int n = 0;
+        while (std::getline(in, line)) {
+            if (++n == 36800) out << "55000.5 2.0 0.5 10.0 95.0 1.0 1.0\n";  // dec 95 deg, near the end
+            out << line << "\n";
+        }
+    }
+    c.comm.barrier();
+    auto reader = make_reader("type = icecube_public\npath = " + path + "\n");
+    EXPECT_THROW(collective_step(c.comm, [&] { reader->read(c.context); }), StepFailed);
+    c.comm.barrier();
+    if (c.comm.is_root()) std::filesystem::remove(path);
+}
+
+TEST(test_readers_mpi, NpyEventsBlocks)
+{
+    Context c;
+    const std::string path = shared_scratch(c.comm, "events.npy");
+    const Eigen::Index n = 1001;
+    Eigen::ArrayXd ra = Eigen::ArrayXd::LinSpaced(n, 0.0, 6.0);
+    if (c.comm.is_root()) {
+        write_npy_structured(path, {{"ra", "<f8"}, {"dec", "<f8"}, {"angErr", "<f8"}, {"logE", "<f8"}},
+                             {ra, Eigen::ArrayXd::Zero(n), Eigen::ArrayXd::Constant(n, 0.01),
+                              Eigen::ArrayXd::Constant(n, 3.0)});
+    }
+    c.comm.barrier();
+    auto reader = make_reader("type = npy_events\npath = " + path + "\nlivetime_s = 100\n");
+    EventSample sample;
+    EXPECT_NO_THROW(collective_step(c.comm, [&] { sample = reader->read(c.context); }));
+    Events all = sample.data.allgather(c.comm);
+    expect_same(all.ra, ra, "ra");
+    EXPECT_EQ(sample.livetime_s, 100.0);
+    c.comm.barrier();
+    if (c.comm.is_root()) std::filesystem::remove(path);
+}
