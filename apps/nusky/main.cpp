@@ -7,7 +7,10 @@
 #include "nusky/log.hpp"
 #include "nusky/mpi.hpp"
 
+#include <omp.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -22,6 +25,8 @@ const char* usage_text =
     "                         run the analysis chain of an INI config (under mpirun/srun)\n"
     "  validate CONFIG [--set k=v]...\n"
     "                         build every module of the chain and check the config\n"
+    "  simulate --seed S --out FILE [--events N] [--no-signal] [--mc-events M]\n"
+    "                         write a simulated cascade sky in the HDF5 event schema\n"
     "  modules                list the registered modules by stage\n"
     "  describe MODULE|--all [--markdown]\n"
     "                         a module's parameters, defaults and descriptions\n"
@@ -32,6 +37,9 @@ const char* usage_text =
 int main(int argc, char** argv)
 {
     nusky::MpiSession session(argc, argv);
+    // One thread per rank unless the user asks otherwise: ranks already fill the cores, and
+    // HEALPix's OpenMP loops would oversubscribe them.
+    if (!std::getenv("OMP_NUM_THREADS")) omp_set_num_threads(1);
     nusky::Comm comm;
     nusky::log::init(comm.rank(), comm.size());
     std::vector<std::string> args(argv + 1, argv + argc);

@@ -6,7 +6,10 @@
 // Built for distributed events: each rank passes only its own events, and every sum over
 // events goes through a `reduce` callback that sums a few doubles in place across ranks
 // (MPI_Allreduce with MPI_SUM; reduce_nothing on one process). All branching depends only on
-// reduced values, so every rank takes the same steps and returns the same result.
+// reduced values, so every rank takes the same steps and returns the same result. This needs
+// the reduction to give bitwise-identical sums on every rank (MPI_Allreduce normally does, but
+// the standard only recommends it; MPI_Reduce + MPI_Bcast guarantees it): otherwise ranks
+// could step differently and make different numbers of reduce calls.
 //
 // Dropped events: events with S R / B negligible (below ~1e-12 of the largest) may be left out;
 // the caller gives the global N and the global number kept N', and the exact term

@@ -51,8 +51,8 @@ std::string find_gp2023_dir(const std::string& configured)
         if (fs::is_regular_file(fs::path(dir) / "effa_values.csv", ec)) return fs::path(dir).lexically_normal().string();
         looked += (looked.empty() ? "" : ", ") + dir;
     }
-    throw Error("simulation: cannot find the gp2023 release tables (looked in: " + looked +
-                "); set data_dir or NUSKY_DATA_DIR");
+    throw Error("cannot find the gp2023 release tables (looked in: " + looked +
+                "); set NUSKY_DATA_DIR or the module's directory parameter (e.g. [reader] data_dir)");
 }
 
 namespace {
@@ -60,7 +60,7 @@ namespace {
 class SimulationReader : public Reader {
 public:
     Parameter<std::int64_t> seed{this, "seed", 1,
-                                 "simulation seed (the sample is a pure function of it, whatever the rank count)"};
+                                 "simulation seed, separate from [job] seed (the sample is a pure function of it, whatever the rank count)"};
     Parameter<std::string> data_dir{this, "data_dir", "",
                                     "gp2023 release tables; empty: $NUSKY_DATA_DIR/gp2023, "
                                     "<prefix>/share/nusky/gp2023, then the source tree's data/gp2023"};
