@@ -4,6 +4,7 @@
 #include "nusky/text_table.hpp"
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <numbers>
 #include <sstream>
@@ -26,8 +27,19 @@ double degrees_to_radians(double deg)
 
 std::vector<Source> read_source_catalog(const std::string& path)
 {
-    std::ifstream in(path);
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw file_error(path, 0, "is a directory, expected a source catalog");
+    std::ifstream in(path, std::ios::binary);
     if (!in) throw file_error(path, 0, "cannot open source catalog");
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw file_error(path, 0, "read error");
+    return parse_source_catalog(text.str(), path);
+}
+
+std::vector<Source> parse_source_catalog(const std::string& text, const std::string& path)
+{
+    std::istringstream in(text);
     std::vector<Source> sources;
     std::string line;
     long line_number = 0;

@@ -23,6 +23,8 @@ struct Source {
 // columns, a non-numeric or out-of-range RA (must be in [0, 360)) or Dec (|dec| <= 90), or a
 // numeric weight that is not positive and finite; and for a catalog with no sources.
 std::vector<Source> read_source_catalog(const std::string& path);
+// The same for catalog text in memory; `name` stands for the file in messages (a fuzz target).
+std::vector<Source> parse_source_catalog(const std::string& text, const std::string& name);
 
 // Stacking coefficients a_k = w_k * acceptance_k, normalised to sum to 1, so that
 // S_i = sum_k a_k S_ik. acceptance holds the detector acceptance at each source's declination
