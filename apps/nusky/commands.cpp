@@ -2,6 +2,7 @@
 
 #include "nusky/chain.hpp"
 #include "nusky/config.hpp"
+#include "nusky/plugins.hpp"
 #include "nusky/registry.hpp"
 #include "nusky/stages.hpp"
 
@@ -38,7 +39,8 @@ ChainArguments parse_chain_arguments(const std::vector<std::string>& args, const
                         "section.key=value")("output", po::value<std::string>(&out.options.output_override),
                                              "results path")("resume", po::bool_switch(&out.options.resume),
                                                              "continue from PATH.tmp")(
-        "config", po::value<std::string>(&out.config_path), "config file");
+        "config", po::value<std::string>(&out.config_path), "config file")(
+        "plugin", po::value<std::vector<std::string>>(&out.options.plugins)->composing(), "plugin library");
     po::positional_options_description positional;
     positional.add("config", 1);
     try {
@@ -70,13 +72,34 @@ int validate_command(const std::vector<std::string>& args, const Comm& comm)
     return 0;
 }
 
-int modules_command(const std::vector<std::string>& args, const Comm& comm)
+// Takes `--plugin X` / `--plugin=X` out of args and loads them (every rank, collectively).
+std::vector<std::string> take_plugins(const std::vector<std::string>& args, const Comm& comm, const char* command)
 {
+    std::vector<std::string> rest, plugins;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        if (args[i] == "--plugin") {
+            if (i + 1 == args.size()) throw UsageError(std::string(command) + ": --plugin needs a file or name");
+            plugins.push_back(args[++i]);
+        } else if (args[i].rfind("--plugin=", 0) == 0) {
+            plugins.push_back(args[i].substr(9));
+        } else {
+            rest.push_back(args[i]);
+        }
+    }
+    collective_step(comm, [&] { load_plugins(plugins, "--plugin"); });
+    return rest;
+}
+
+int modules_command(const std::vector<std::string>& all_args, const Comm& comm)
+{
+    auto args = take_plugins(all_args, comm, "modules");
+    if (!args.empty()) throw UsageError("modules: unexpected argument '" + args[0] + "'");
     if (!comm.is_root()) return 0;
     for (Stage stage : {Stage::reader, Stage::selection, Stage::reco, Stage::likelihood, Stage::aggregation}) {
         std::printf("%s:\n", stage_name(stage));
         for (const auto* info : Registry::instance().list(stage)) {
-            std::printf("  %-16s %s\n", info->name.c_str(), info->description.c_str());
+            std::string from = info->origin.empty() ? "" : "  [plugin " + info->origin + "]";
+            std::printf("  %-16s %s%s\n", info->name.c_str(), info->description.c_str(), from.c_str());
         }
     }
     return 0;
@@ -92,10 +115,18 @@ std::string describe(const ModuleInfo& info, bool markdown)
             out << "No parameters.\n\n";
             return out.str();
         }
+        // '|' inside a cell would end it: escape it.
+        auto cell = [](const std::string& text) {
+            std::string out;
+            for (char c : text) out += c == '|' ? std::string("\\|") : std::string(1, c);
+            return out;
+        };
         out << "| key | type | default | description |\n|---|---|---|---|\n";
         for (const auto* p : module->parameters()) {
-            out << "| `" << p->name() << "` | " << p->type_name() << " | `" << p->default_text() << "` | "
-                << p->description() << " |\n";
+            auto def = p->default_text();
+            out << "| `" << p->name() << "` | " << p->type_name() << " | "
+                << (def.empty() ? std::string("(empty)") : "`" + cell(def) + "`") << " | " << cell(p->description())
+                << " |\n";
         }
         out << "\n";
     } else {
@@ -108,8 +139,9 @@ std::string describe(const ModuleInfo& info, bool markdown)
     return out.str();
 }
 
-int describe_command(const std::vector<std::string>& args, const Comm& comm)
+int describe_command(const std::vector<std::string>& all_args, const Comm& comm)
 {
+    auto args = take_plugins(all_args, comm, "describe");
     bool markdown = false, all = false;
     std::string name;
     for (const auto& a : args) {

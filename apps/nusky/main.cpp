@@ -21,15 +21,24 @@ const char* usage_text =
     "usage: nusky <command> [options]\n"
     "\n"
     "commands:\n"
-    "  run CONFIG [--set section.key=value]... [--output PATH] [--resume]\n"
+    "  run CONFIG [--set section.key=value]... [--output PATH] [--resume] [--plugin LIB]...\n"
     "                         run the analysis chain of an INI config (under mpirun/srun)\n"
     "  validate CONFIG [--set k=v]...\n"
     "                         build every module of the chain and check the config\n"
     "  simulate --seed S --out FILE [--events N] [--no-signal] [--mc-events M]\n"
     "                         write a simulated cascade sky in the HDF5 event schema\n"
-    "  modules                list the registered modules by stage\n"
-    "  describe MODULE|--all [--markdown]\n"
+    "  pvalue --ts T --trials FILE [--column NAME] [--binning FILE]\n"
+    "                         p-value and significance of T from background trials (a results\n"
+    "                         file's /trials/ts, a released TS histogram CSV, or a TS list)\n"
+    "  modules [--plugin LIB]... list the registered modules by stage\n"
+    "  describe MODULE|--all [--markdown] [--plugin LIB]...\n"
     "                         a module's parameters, defaults and descriptions\n"
+    "  plot RESULTS.h5... --out DIR\n"
+    "                         PNG pictures: scan map, trial TS distribution, n_s profile\n"
+    "  export-fits RESULTS.h5 --out DIR\n"
+    "                         the /scan maps as HEALPix FITS files (healpy, ds9, Aladin)\n"
+    "  plugins: [job] plugins = LIB,... or --plugin LIB; bare names are searched in\n"
+    "           $NUSKY_PLUGIN_PATH (colon separated), then <prefix>/lib/nusky\n"
     "  --help, --version\n";
 
 }  // namespace
@@ -66,6 +75,9 @@ int main(int argc, char** argv)
         return 1;
     } catch (const std::exception& e) {
         nusky::log::error(std::string("internal error: ") + e.what());
+        comm.abort(2);
+    } catch (...) {  // e.g. a library's own exception type that is not a std::exception
+        nusky::log::error("internal error: unknown exception");
         comm.abort(2);
     }
 }

@@ -1,6 +1,7 @@
 #include "nusky/chain.hpp"
 
 #include "nusky/log.hpp"
+#include "nusky/plugins.hpp"
 #include "nusky/registry.hpp"
 #include "nusky/stages.hpp"
 
@@ -9,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <filesystem>
 #include <memory>
@@ -112,6 +114,9 @@ void build_chain(Chain& chain, Config& config, const Comm& comm, const RunOption
     collective_step(comm, [&] {
         if (!options.output_override.empty()) config.set("job", "output", options.output_override);
         chain.job.configure(config, "job");
+        // Plugins add modules: load them (on every rank) before any module is created.
+        load_plugins(options.plugins, "--plugin");
+        load_plugins(chain.job.plugins(), config.where("job", "plugins"));
         chain.reader = build<Reader>(Stage::reader, config, "");
         chain.selection = build<Selection>(Stage::selection, config, "none");
         chain.reco = build<RecoAdapter>(Stage::reco, config, "passthrough");
@@ -214,36 +219,75 @@ RunSummary run_chain(Config& config, const Comm& comm, const RunOptions& options
 
 std::string format_summary(const RunSummary& summary)
 {
-    std::ostringstream out;
-    auto row = [&](const std::string& key, const std::string& value) {
-        out << "  " << key << std::string(key.size() < 12 ? 12 - key.size() : 1, ' ') << value << "\n";
-    };
-    auto number = [](double v) {
+    // Two aligned columns: what, and the value with its unit.
+    std::vector<std::pair<std::string, std::string>> rows;
+    auto number = [](double v, int precision = 4) {
+        if (std::isnan(v)) return std::string("n/a");
         std::ostringstream s;
-        s.precision(6);
+        s.precision(precision);
         s << v;
         return s.str();
     };
-    out << "nusky " << NUSKY_VERSION << " summary\n";
-    row("task", summary.task);
-    row("events", std::to_string(summary.events));
-    row("ranks", std::to_string(summary.ranks));
-    row("wall time", number(summary.wall_s) + " s");
+    auto duration = [](double s) {
+        char buffer[64];
+        if (s < 120) std::snprintf(buffer, sizeof buffer, "%.2f s", s);
+        else if (s < 7200) std::snprintf(buffer, sizeof buffer, "%.1f min (%.0f s)", s / 60, s);
+        else std::snprintf(buffer, sizeof buffer, "%.2f h (%.0f s)", s / 3600, s);
+        return std::string(buffer);
+    };
+    rows.emplace_back("task", summary.task);
+    rows.emplace_back("events", std::to_string(summary.events) + " selected");
+    rows.emplace_back("ranks", std::to_string(summary.ranks));
+    rows.emplace_back("wall time", duration(summary.wall_s));
     auto fit = summary.results.groups.find("/fit");
     if (fit != summary.results.groups.end()) {
-        for (const char* key : {"ts", "ns", "gamma", "p_value", "sigma", "flux_e2dnde_100tev"}) {
-            auto a = fit->second.attributes.find(key);
-            if (a == fit->second.attributes.end()) continue;
-            if (const auto* d = std::get_if<double>(&a->second)) row(key, number(*d));
+        const auto& a = fit->second.attributes;
+        auto real = [&](const char* key, double& out) {
+            auto it = a.find(key);
+            if (it == a.end()) return false;
+            if (const auto* d = std::get_if<double>(&it->second)) out = *d;
+            else if (const auto* i = std::get_if<std::int64_t>(&it->second)) out = static_cast<double>(*i);
+            else return false;
+            return true;
+        };
+        double v = 0, n_trials = 0, upper = 0;
+        bool is_upper = real("p_value_is_upper_limit", upper) && upper != 0;
+        if (real("ts", v)) rows.emplace_back("TS", number(v, 6));
+        if (real("ns", v)) rows.emplace_back("n_s", number(v, 6) + " signal events");
+        if (real("gamma", v)) rows.emplace_back("gamma", number(v) + " (spectral index, E^-gamma)");
+        if (real("p_value", v)) {
+            std::string text = (is_upper ? "< " : "") + number(v);
+            if (real("n_trials", n_trials)) text += " (" + number(n_trials, 12) + " trials)";
+            rows.emplace_back("p-value", text);
+        }
+        if (real("sigma", v)) rows.emplace_back("significance", (is_upper ? "> " : "") + number(v, 3) + " sigma");
+        for (const auto& [key, value] : a) {
+            if (key.rfind("flux", 0) != 0) continue;
+            const auto* d = std::get_if<double>(&value);
+            if (!d) continue;
+            std::string unit = key.find("e2dnde") != std::string::npos ? " TeV cm^-2 s^-1" : "";
+            // flux_e2dnde_100tev: E^2 dN/dE at 100 TeV.
+            auto at = key.find("e2dnde_");
+            std::string pivot = at != std::string::npos ? key.substr(at + 7) : "";
+            if (pivot.size() > 3 && pivot.compare(pivot.size() - 3, 3, "tev") == 0) {
+                pivot = pivot.substr(0, pivot.size() - 3) + " TeV";
+            }
+            std::string what = pivot.empty() ? "" : " (E^2 dN/dE at " + pivot + ")";
+            rows.emplace_back("flux", number(*d) + unit + what);
         }
     }
     for (const auto& [path, group] : summary.results.groups) {
         auto s = group.attributes.find("summary");
         if (s != group.attributes.end()) {
-            if (const auto* text = std::get_if<std::string>(&s->second)) row(path, *text);
+            if (const auto* text = std::get_if<std::string>(&s->second)) rows.emplace_back(path, *text);
         }
     }
-    row("output", summary.output_path);
+    rows.emplace_back("output", summary.output_path);
+    std::size_t width = 0;
+    for (const auto& row : rows) width = std::max(width, row.first.size());
+    std::ostringstream out;
+    out << "nusky " << NUSKY_VERSION << " summary\n";
+    for (const auto& [key, value] : rows) out << "  " << key << std::string(width + 2 - key.size(), ' ') << value << "\n";
     return out.str();
 }
 

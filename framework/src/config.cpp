@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -73,6 +74,8 @@ Config Config::from_string(const std::string& text, const std::string& name,
 
 Config Config::load(const std::string& path, const std::vector<std::string>& overrides)
 {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, expected a config file");
     std::ifstream in(path);
     if (!in) throw Error(path + ": cannot open the config file");
     std::stringstream buffer;

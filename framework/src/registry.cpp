@@ -34,6 +34,10 @@ Registry& Registry::instance()
 
 bool Registry::add(ModuleInfo info)
 {
+    if (staging_) {
+        staged_.push_back(std::move(info));
+        return true;
+    }
     for (const auto& m : modules_) {
         if (m.stage == info.stage && m.name == info.name) {
             throw Error(std::string("module '") + info.name + "' is registered twice for stage " +
@@ -42,6 +46,47 @@ bool Registry::add(ModuleInfo info)
     }
     modules_.push_back(std::move(info));
     return true;
+}
+
+void Registry::begin_staging()
+{
+    staged_.clear();
+    staging_ = true;
+}
+
+std::vector<std::string> Registry::commit_staged(const std::string& origin)
+{
+    staging_ = false;
+    std::vector<ModuleInfo> staged = std::move(staged_);
+    staged_.clear();
+    for (std::size_t i = 0; i < staged.size(); ++i) {
+        const auto& info = staged[i];
+        auto same = [&](const ModuleInfo& m) { return m.stage == info.stage && m.name == info.name; };
+        const ModuleInfo* clash = nullptr;
+        for (const auto& m : modules_) {
+            if (same(m)) clash = &m;
+        }
+        bool twice = std::any_of(staged.begin(), staged.begin() + static_cast<std::ptrdiff_t>(i), same);
+        if (clash || twice) {
+            std::string previous = twice ? "the same plugin"
+                                 : clash->origin.empty() ? "nusky itself" : clash->origin;
+            throw Error(origin + ": " + stage_name(info.stage) + " module '" + info.name +
+                        "' is already registered by " + previous);
+        }
+    }
+    std::vector<std::string> names;
+    for (auto& info : staged) {
+        info.origin = origin;
+        names.push_back(std::string(stage_name(info.stage)) + " " + info.name);
+        modules_.push_back(std::move(info));
+    }
+    return names;
+}
+
+void Registry::discard_staged()
+{
+    staging_ = false;
+    staged_.clear();
 }
 
 const ModuleInfo& Registry::find(Stage stage, const std::string& name) const

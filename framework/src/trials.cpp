@@ -1,5 +1,6 @@
 #include "nusky/trials.hpp"
 
+#include "nusky/chain.hpp"
 #include "nusky/error.hpp"
 #include "nusky/h5.hpp"
 #include "nusky/log.hpp"
@@ -11,6 +12,8 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
+#include <sstream>
 
 namespace nusky {
 
@@ -51,6 +54,40 @@ void create_checkpoint(const TrialCampaign& c, const Comm& comm)
     }
 }
 
+// "[section] key" -> value of a Config::text().
+std::map<std::string, std::string> config_entries(const std::string& text)
+{
+    std::map<std::string, std::string> out;
+    std::istringstream in(text);
+    std::string line, section;
+    while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        if (line.front() == '[') {
+            section = line;
+            continue;
+        }
+        auto eq = line.find(" = ");
+        if (eq == std::string::npos) continue;
+        out[section + " " + line.substr(0, eq)] = line.substr(eq + 3);
+    }
+    return out;
+}
+
+// The first key whose value differs between two config texts, as a message fragment.
+std::string config_difference(const std::string& then, const std::string& now)
+{
+    auto a = config_entries(then), b = config_entries(now);
+    for (const auto& [key, value] : a) {
+        auto it = b.find(key);
+        if (it == b.end()) return key + " = " + value + " in the checkpoint, not set now";
+        if (it->second != value) return key + " = " + value + " in the checkpoint, " + it->second + " now";
+    }
+    for (const auto& [key, value] : b) {
+        if (!a.count(key)) return key + " = " + value + " now, not set in the checkpoint";
+    }
+    return "the config texts differ";
+}
+
 // Checks that an existing checkpoint belongs to this campaign; the message says what differs.
 void check_checkpoint_identity(const TrialCampaign& c, hid_t file)
 {
@@ -60,8 +97,10 @@ void check_checkpoint_identity(const TrialCampaign& c, hid_t file)
         throw Error(path + ": checkpoint made by nusky " + version + ", this is nusky " + c.code_version +
                     "; remove it or rerun without --resume");
     }
-    if (h5_read_string_attribute(file, path, "/checkpoint", "config") != c.config_text) {
-        throw Error(path + ": checkpoint made with a different config; remove it or rerun without --resume");
+    auto config = h5_read_string_attribute(file, path, "/checkpoint", "config");
+    if (config != c.config_text) {
+        throw Error(path + ": checkpoint made with a different config (" + config_difference(config, c.config_text) +
+                    "); remove it or rerun without --resume");
     }
     if (h5_read_int64_attribute(file, path, "/checkpoint", "seed") != static_cast<std::int64_t>(c.seed) ||
         h5_read_int64_attribute(file, path, "/checkpoint", "first_trial") != c.first_trial ||
@@ -108,8 +147,12 @@ TrialBlock run_trial_campaign(const TrialCampaign& c, const Comm& comm,
     if (c.resume && !have_checkpoint) log::info("--resume: no checkpoint " + ckpt + ", starting afresh");
     std::int64_t resumed = 0;
     if (have_checkpoint) {
-        auto file = h5_open_parallel(ckpt, comm);
-        check_checkpoint_identity(c, file);
+        H5Handle file;
+        // Every rank sees the same checkpoint: agree, so that one rank reports a mismatch.
+        collective_step(comm, [&] {
+            file = h5_open_parallel(ckpt, comm);
+            check_checkpoint_identity(c, file);
+        });
         auto flags = h5_read_int64s(file, ckpt, "/checkpoint/done", mine.begin, mine.size());
         std::vector<std::vector<double>> columns;
         for (const char* name : kColumns) {
@@ -132,7 +175,9 @@ TrialBlock run_trial_campaign(const TrialCampaign& c, const Comm& comm,
     const std::int64_t per_round = c.checkpoint_every;
     const std::int64_t longest = block_range(c.n_trials, 0, comm.size()).size();  // rank 0 has the most
     const std::int64_t rounds = (longest + per_round - 1) / per_round;
-    std::int64_t finished_before = resumed;
+    // Rank 0 estimates the campaign's progress as its own finished count times the rank count.
+    std::int64_t local_done = std::count(done.begin(), done.end(), 1);
+    auto estimate = [&] { return std::min<std::int64_t>(c.n_trials, local_done * comm.size()); };
     for (std::int64_t round = 0; round < rounds; ++round) {
         std::int64_t begin = std::min<std::int64_t>(round * per_round, mine.size());
         std::int64_t end = std::min<std::int64_t>(begin + per_round, mine.size());
@@ -141,11 +186,8 @@ TrialBlock run_trial_campaign(const TrialCampaign& c, const Comm& comm,
             if (done[k]) continue;
             block.results[k] = trial(c.first_trial + mine.begin + i);
             done[k] = 1;
-            // Rank 0 extrapolates the campaign's progress from its own share.
-            if (comm.is_root() && (i & 15) == 0) {
-                progress.update(std::min<std::int64_t>(
-                    c.n_trials, finished_before + (i + 1 - begin) * comm.size()));
-            }
+            ++local_done;
+            if (comm.is_root() && (i & 15) == 0) progress.update(estimate());
         }
         std::size_t count = static_cast<std::size_t>(end - begin);
         std::vector<double> column(count);
@@ -158,8 +200,7 @@ TrialBlock run_trial_campaign(const TrialCampaign& c, const Comm& comm,
         }
         write_rows(file, ckpt, "done", mine.begin + begin, done.data() + begin, count, H5T_NATIVE_INT64);
         H5Fflush(file, H5F_SCOPE_GLOBAL);
-        finished_before = std::min<std::int64_t>(c.n_trials, (round + 1) * per_round * comm.size());
-        progress.update(finished_before);
+        progress.update(estimate());
     }
     }  // the checkpoint file is closed here, on every rank
     progress.finish();

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace nusky {
 
@@ -21,6 +22,7 @@ void collective_step(const Comm& comm, const std::function<void()>& step);
 struct RunOptions {
     std::string output_override;  // --output
     bool resume = false;          // --resume
+    std::vector<std::string> plugins;  // --plugin (loaded before [job] plugins)
 };
 
 struct RunSummary {

@@ -19,6 +19,7 @@ struct ModuleInfo {
     std::string name;
     std::string description;
     std::function<std::unique_ptr<Module>()> create;
+    std::string origin = {};  // the plugin file it came from; empty for built-in modules
 };
 
 class Registry {
@@ -31,8 +32,19 @@ public:
     std::vector<const ModuleInfo*> list(Stage stage) const;
     std::vector<const ModuleInfo*> all() const;
 
+    // Plugin loading (nusky/plugins.hpp). While staging, add() puts registrations aside
+    // instead of publishing them, and never throws (it runs in a plugin's static initialisers).
+    // commit_staged() publishes them all, tagged with `origin`, or none: it throws Error naming
+    // the plugin and the module if one clashes with a registered module. discard_staged()
+    // drops them (a refused plugin; call it before dlclose, the entries hold its code).
+    void begin_staging();
+    std::vector<std::string> commit_staged(const std::string& origin);
+    void discard_staged();
+
 private:
     std::vector<ModuleInfo> modules_;
+    std::vector<ModuleInfo> staged_;
+    bool staging_ = false;
 };
 
 // Creates a module by name and checks it implements the stage interface.

@@ -26,6 +26,18 @@ public:
         ctr_ = {{stream, index, 0, 0}};
     }
 
+    // Moves to the n-th 64-bit draw of this (seed, stream, index) sequence (0-based; draws
+    // come four per Philox block), as if n draws had been made from a fresh generator: lets a
+    // caller that needs only some draws of a stream (e.g. the RA of a few events of a trial)
+    // compute just those. Forgets a pending normal() spare.
+    void discard_to(std::uint64_t n)
+    {
+        ctr_.v[2] = n / 4;
+        refill();
+        used_ = static_cast<int>(n % 4);
+        has_spare_ = false;
+    }
+
     // Raw 64 random bits.
     std::uint64_t bits()
     {

@@ -28,6 +28,14 @@ public:
     Parameter<std::int64_t> checkpoint_every{this, "checkpoint_every", 1000,
                                              "trials per checkpoint block"};
     Parameter<std::int64_t> nside{this, "nside", 128, "HEALPix nside of the all-sky scan (64 to 512)"};
+    Parameter<std::vector<double>> inject_ns{this, "inject_ns", {},
+                                             "mean numbers of injected signal events, comma separated "
+                                             "(tasks inject, sensitivity)"};
+    Parameter<std::vector<double>> inject_flux{this, "inject_flux", {},
+                                               "injected fluxes instead of mean numbers, in the likelihood's "
+                                               "flux unit (E^2 dN/dE at its pivot, TeV cm^-2 s^-1)"};
+    Parameter<std::int64_t> signal_trials{this, "signal_trials", 100,
+                                          "signal trials per injected mean (tasks inject, sensitivity)"};
     Parameter<std::vector<std::string>> plugins{this, "plugins", {},
                                                 "shared libraries with extra modules, comma separated"};
     void validate() override;

@@ -166,6 +166,42 @@ void EventEnergyRatios::multiply(double gamma, const double* factor, const Eigen
     }
 }
 
+void EventEnergyRatios::scaled_excess(double gamma, const double* factor, double inv_n,
+                                      double* out) const
+{
+    int k;
+    double t;
+    grid_.locate(gamma, k, t);
+    const Eigen::Index n = n_events();
+    const double* r0 = table_.col(k).data();
+    if (grid_.size == 1 || t == 0.0) {
+        for (Eigen::Index i = 0; i < n; ++i) out[i] = (factor[i] * r0[i] - 1.0) * inv_n;
+        return;
+    }
+    const double* r1 = table_.col(k + 1).data();
+    const double w0 = 1.0 - t;
+    for (Eigen::Index i = 0; i < n; ++i) out[i] = (factor[i] * (w0 * r0[i] + t * r1[i]) - 1.0) * inv_n;
+}
+
+void EventEnergyRatios::scaled_excess(double gamma, const double* factor, const Eigen::Index* events,
+                                      std::size_t n, double inv_n, double* out) const
+{
+    int k;
+    double t;
+    grid_.locate(gamma, k, t);
+    const double* r0 = table_.col(k).data();
+    if (grid_.size == 1 || t == 0.0) {
+        for (std::size_t j = 0; j < n; ++j) out[j] = (factor[j] * r0[events[j]] - 1.0) * inv_n;
+        return;
+    }
+    const double* r1 = table_.col(k + 1).data();
+    const double w0 = 1.0 - t;
+    for (std::size_t j = 0; j < n; ++j) {
+        const Eigen::Index i = events[j];
+        out[j] = (factor[j] * (w0 * r0[i] + t * r1[i]) - 1.0) * inv_n;
+    }
+}
+
 void EventEnergyRatios::ratio_derivatives(double gamma, Eigen::ArrayXd& out) const
 {
     out.resize(n_events());

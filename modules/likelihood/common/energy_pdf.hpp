@@ -84,6 +84,13 @@ public:
     void multiply(double gamma, const double* factor, const Eigen::Index* events, std::size_t n,
                   double* out) const;
 
+    // The fit's per-event scaled excess in one pass: out[i] = (factor[i] R_i(gamma) - 1) * inv_n,
+    // bit-identical to multiply() followed by (x - 1) * inv_n (the fit's a_i = (S R / B - 1) / N).
+    void scaled_excess(double gamma, const double* factor, double inv_n, double* out) const;
+    // The same for a subset (events[j], factor compacted to the subset).
+    void scaled_excess(double gamma, const double* factor, const Eigen::Index* events,
+                       std::size_t n, double inv_n, double* out) const;
+
 private:
     GammaGrid grid_{GammaGrid::single(2.0)};
     Eigen::ArrayXXd table_;

@@ -15,8 +15,43 @@ namespace nusky {
 
 void reduce_nothing(double*, int) {}
 
+namespace {
+
+// n_s = 0 without the value (the first pass of every fit that starts at 0, and the only pass of
+// the fits that end at n_s_hat = 0): every argument 1 + 0 a_i is exactly 1, so q_i = a_i and the
+// sums need no division. Bit-identical to the general loop for finite a_i; a non-finite a_i
+// (whose argument would be NaN) marks the point invalid, as there.
+LlhSums llh_sums_at_zero(const double* a, std::size_t n)
+{
+    using Block = Eigen::Array<double, 8, 1>;
+    constexpr std::size_t lanes = 8;
+    Block first = Block::Zero(), second = Block::Zero(), nonfinite = Block::Zero();
+    std::size_t i = 0;
+    for (; i + lanes <= n; i += lanes) {
+        const Block av = Block::Map(a + i);
+        first += av;
+        second -= av * av;
+        nonfinite += av * 0.0;  // NaN when some a_i is infinite or NaN
+    }
+    LlhSums sums;
+    double flag = nonfinite.sum();
+    for (; i < n; ++i) {
+        sums.first += a[i];
+        sums.second -= a[i] * a[i];
+        flag += a[i] * 0.0;
+    }
+    sums.first += first.sum();
+    sums.second += second.sum();
+    sums.invalid = std::isnan(flag) || std::isnan(sums.first) ? 1.0 : 0.0;
+    return sums;
+}
+
+}  // namespace
+
 LlhSums local_llh_sums(const double* a, std::size_t n, double ns, bool with_value)
 {
+    if (ns == 0.0 && !with_value) return llh_sums_at_zero(a, n);
+
     // This is the fit's hot loop (several passes per fit over every event). It works on blocks
     // of eight events as Eigen fixed-size arrays, which Eigen compiles to SIMD (the divisions
     // dominate), with independent per-lane accumulators. A domain violation is detected
@@ -226,8 +261,31 @@ FitResult PointSourceFitter::fit_ns_excess(const double* excess, std::size_t n_l
     return r;
 }
 
+FitResult PointSourceFitter::fit_ns_prepared(std::size_t n_local, const EventTotals& totals,
+                                             const ReduceSum& reduce, double gamma)
+{
+    check_totals(totals);
+    if (work_.size() < n_local) throw Error("point-source fit: scaled excess buffer too small");
+    FitResult r = maximise_ns(n_local, totals, reduce, 0.0);
+    r.gamma = gamma;
+    return r;
+}
+
 FitResult PointSourceFitter::fit(const SobAtGamma& sob_at_gamma, std::size_t n_local,
                                  const EventTotals& totals, const ReduceSum& reduce)
+{
+    const double n_total = totals.n_total;
+    return fit_profile(
+        [&](double gamma, double* w) {
+            sob_at_gamma(gamma, w);
+            sob_to_scaled_excess(w, n_local, n_total);
+        },
+        n_local, totals, reduce);
+}
+
+FitResult PointSourceFitter::fit_profile(const ScaledExcessAtGamma& scaled_excess_at_gamma,
+                                         std::size_t n_local, const EventTotals& totals,
+                                         const ReduceSum& reduce)
 {
     check_totals(totals);
     double* w = workspace(n_local);
@@ -238,8 +296,7 @@ FitResult PointSourceFitter::fit(const SobAtGamma& sob_at_gamma, std::size_t n_l
     // -TS(gamma) profiled over n_s; Brent minimises it. Every rank sees the same reduced TS,
     // so Brent's sequence of gammas is identical on all ranks.
     auto negative_ts = [&](double gamma) {
-        sob_at_gamma(gamma, w);
-        sob_to_scaled_excess(w, n_local, totals.n_total);
+        scaled_excess_at_gamma(gamma, w);
         FitResult r = maximise_ns(n_local, totals, reduce, warm_start);
         evaluations += r.n_evaluations;
         warm_start = r.ns;  // n_s_hat moves slowly with gamma
@@ -268,8 +325,10 @@ FitResult PointSourceFitter::fit(const Eigen::ArrayXd& spatial_sob, const EventE
                     " spatial S/B values but energy ratios for " +
                     std::to_string(ratios.n_events()) + " events");
     const double* factor = spatial_sob.data();
-    return fit([&](double gamma, double* out) { ratios.multiply(gamma, factor, out); },
-               static_cast<std::size_t>(spatial_sob.size()), totals, reduce);
+    const double inv_n = 1.0 / totals.n_total;
+    return fit_profile(
+        [&](double gamma, double* out) { ratios.scaled_excess(gamma, factor, inv_n, out); },
+        static_cast<std::size_t>(spatial_sob.size()), totals, reduce);
 }
 
 FitResult PointSourceFitter::fit(const Eigen::ArrayXd& kept_sob,
@@ -280,15 +339,21 @@ FitResult PointSourceFitter::fit(const Eigen::ArrayXd& kept_sob,
     if (kept_events.size() != static_cast<std::size_t>(kept_sob.size()))
         throw Error("point-source fit: " + std::to_string(kept_sob.size()) +
                     " kept S/B values but " + std::to_string(kept_events.size()) + " indices");
-    for (Eigen::Index i : kept_events)
-        if (i < 0 || i >= ratios.n_events())
-            throw Error("point-source fit: kept event index " + std::to_string(i) +
+    return fit(kept_sob.data(), kept_events.data(), kept_events.size(), ratios, totals, reduce);
+}
+
+FitResult PointSourceFitter::fit(const double* factor, const Eigen::Index* events, std::size_t n,
+                                 const EventEnergyRatios& ratios, const EventTotals& totals,
+                                 const ReduceSum& reduce)
+{
+    for (std::size_t j = 0; j < n; ++j)
+        if (events[j] < 0 || events[j] >= ratios.n_events())
+            throw Error("point-source fit: kept event index " + std::to_string(events[j]) +
                         " outside the energy-ratio table");
-    const double* factor = kept_sob.data();
-    const Eigen::Index* events = kept_events.data();
-    const std::size_t n = kept_events.size();
-    return fit([&](double gamma, double* out) { ratios.multiply(gamma, factor, events, n, out); },
-               n, totals, reduce);
+    const double inv_n = 1.0 / totals.n_total;
+    return fit_profile(
+        [&](double gamma, double* out) { ratios.scaled_excess(gamma, factor, events, n, inv_n, out); },
+        n, totals, reduce);
 }
 
 std::size_t select_events_above(const Eigen::ArrayXd& values, double threshold,

@@ -84,6 +84,12 @@ public:
     // (template fit: d_i = (S_i - S~_i) R_i / B_i). Dropped events count as d = -1.
     FitResult fit_ns_excess(const double* excess, std::size_t n_local, const EventTotals& totals,
                             const ReduceSum& reduce, double gamma = 0.0);
+    // For callers that compute the scaled excess a_i = d_i / N in their own per-event pass (no
+    // extra copy): fill scaled_excess_buffer(n_local)[0 .. n_local), then fit_ns_prepared with
+    // the same n_local. The buffer is the fitter's workspace: valid until the next call.
+    double* scaled_excess_buffer(std::size_t n_local) { return workspace(n_local); }
+    FitResult fit_ns_prepared(std::size_t n_local, const EventTotals& totals, const ReduceSum& reduce,
+                              double gamma = 0.0);
     // n_s and gamma in [gamma_min, gamma_max].
     FitResult fit(const SobAtGamma& sob_at_gamma, std::size_t n_local, const EventTotals& totals,
                   const ReduceSum& reduce);
@@ -96,8 +102,17 @@ public:
     FitResult fit(const Eigen::ArrayXd& kept_sob, const std::vector<Eigen::Index>& kept_events,
                   const EventEnergyRatios& ratios, const EventTotals& totals,
                   const ReduceSum& reduce);
+    // The same from raw storage (no allocation: for trial and pixel loops).
+    FitResult fit(const double* kept_sob, const Eigen::Index* kept_events, std::size_t n_kept,
+                  const EventEnergyRatios& ratios, const EventTotals& totals,
+                  const ReduceSum& reduce);
 
 private:
+    // Writes the scaled excess a_i = (S_i R_i(gamma) / B_i - 1) / N of the local events.
+    using ScaledExcessAtGamma = std::function<void(double gamma, double* a_out)>;
+    // The (n_s, gamma) fit: Brent over gamma of the TS profiled over n_s.
+    FitResult fit_profile(const ScaledExcessAtGamma& scaled_excess_at_gamma, std::size_t n_local,
+                          const EventTotals& totals, const ReduceSum& reduce);
     // Maximises over n_s with the scaled excess a_i already in work_; ns_start warm-starts.
     FitResult maximise_ns(std::size_t n_local, const EventTotals& totals, const ReduceSum& reduce,
                           double ns_start);

@@ -1,4 +1,7 @@
 #include "likelihood/point_source/point_source.hpp"
+#include "likelihood/point_source/scan.hpp"
+#include "likelihood/point_source/point_source_injection.hpp"
+#include "likelihood/common/injection_tasks.hpp"
 
 #include "nusky/log.hpp"
 #include "nusky/rng.hpp"
@@ -7,6 +10,7 @@
 #include "nusky/registry.hpp"
 #include "nusky/stages.hpp"
 
+#include <cmath>
 #include <limits>
 #include <numbers>
 
@@ -29,9 +33,11 @@ PointSourcePdfs::PointSourcePdfs(const Events& local_data, const Events& local_m
     fill_energy_data_counts(binning, local_data.z, local_data.log10_energy, data_counts);
     comm.sum(data_counts.data(), static_cast<int>(data_counts.size()));
     std::vector<double> mc_counts(static_cast<std::size_t>(binning.n_cells() * settings.gamma_grid.size), 0.0);
-    fill_energy_mc_counts(binning, settings.gamma_grid, local_mc.z, local_mc.log10_energy,
-                          local_mc.true_energy, local_mc.oneweight, mc_counts);
-    comm.sum(mc_counts.data(), static_cast<int>(mc_counts.size()));
+    // Weighted sums depend on the order of addition: fill from the whole MC in global event
+    // order (gathered), so the table is bit-identical for any rank count.
+    const Events mc = local_mc.allgather(comm);
+    fill_energy_mc_counts(binning, settings.gamma_grid, mc.z, mc.log10_energy, mc.true_energy, mc.oneweight,
+                          mc_counts);
     energy.emplace(binning, settings.gamma_grid, data_counts, mc_counts);
 }
 
@@ -42,6 +48,13 @@ PointSourceEvents::PointSourceEvents(const Events& events, const PointSourcePdfs
     pdfs.background.background_density(events.z, background_density_);
     ratios_ = has_energy_ ? pdfs.energy->event_ratios(events.z, events.log10_energy)
                           : EventEnergyRatios::unity(events.size());
+    // Per-event constants of the dropping test: S / B <= norm / B at any separation, and
+    // R_i(gamma) lies between the smallest and largest grid values (linear interpolation).
+    kappa_ = vmf_.kappa;
+    norm_over_b_ = vmf_.normalisation / background_density_;
+    r_min_ = ratios_.table().rowwise().minCoeff();
+    r_max_ = ratios_.table().rowwise().maxCoeff();
+    log_reach_ = (norm_over_b_ * r_max_).log();
 }
 
 void PointSourceEvents::spatial_sob(const UnitVector& source, Eigen::ArrayXd& out) const
@@ -50,7 +63,26 @@ void PointSourceEvents::spatial_sob(const UnitVector& source, Eigen::ArrayXd& ou
     out /= background_density_;
 }
 
-FitResult PointSourceEvents::fit(const UnitVector& source, const ReduceSum& reduce)
+void PointSourceEvents::select_candidates(const UnitVector& source)
+{
+    if (source.z == candidates_z_) return;
+    candidates_z_ = source.z;
+    // Event i at declination difference d from the source is at least d away, so
+    // S_i R_i / B_i <= reach_i exp(-2 kappa_i sin^2(d / 2)). Candidates: this bound >= kDropSob.
+    // sin^2(d/2) = (1 - cos d) / 2 with cos d = cos dec_i cos dec_s + sin dec_i sin dec_s,
+    // lowered by 1e-15 so that rounding never excludes an event that should stay.
+    const double sin_s = source.z;
+    const double cos_s = std::sqrt(source.x * source.x + source.y * source.y);
+    const double log_threshold = std::log(kDropSob);
+    candidates_.clear();
+    for (Eigen::Index i = 0; i < z_.size(); ++i) {
+        const double cos_d = cos_dec_[i] * cos_s + z_[i] * sin_s;
+        const double hav = std::max(0.0, 0.5 * (1.0 - cos_d) - 1e-15);
+        if (log_reach_[i] - 2.0 * kappa_[i] * hav >= log_threshold) candidates_.push_back(i);
+    }
+}
+
+FitResult PointSourceEvents::fit_all(const UnitVector& source, const ReduceSum& reduce)
 {
     spatial_sob(source, sob_);
     EventTotals totals{n_total_, n_total_};
@@ -60,6 +92,87 @@ FitResult PointSourceEvents::fit(const UnitVector& source, const ReduceSum& redu
         return r;
     }
     return fitter_.fit(sob_, ratios_, totals, reduce);
+}
+
+bool PointSourceEvents::fit_candidates(const double* px, const double* py, const UnitVector& source,
+                                       const ReduceSum& reduce, FitResult& result)
+{
+    // S / B of the candidates exactly as vmf_density() and spatial_sob() compute it.
+    const std::size_t n_cand = candidates_.size();
+    kept_.clear();
+    if (kept_sob_.size() < static_cast<Eigen::Index>(n_cand)) kept_sob_.resize(static_cast<Eigen::Index>(n_cand));
+    double largest_low = 0.0;  // max over events of S / B * min_gamma R: <= the largest S R / B at any gamma
+    std::size_t n_kept = 0;
+    for (std::size_t c = 0; c < n_cand; ++c) {
+        const Eigen::Index i = candidates_[c];
+        const double dx = px[c] - source.x;
+        const double dy = py[c] - source.y;
+        const double dz = z_[i] - source.z;
+        const double density = vmf_.normalisation[i] * std::exp(-0.5 * kappa_[i] * (dx * dx + dy * dy + dz * dz));
+        const double sob = density / background_density_[i];
+        largest_low = std::max(largest_low, sob * r_min_[i]);
+        if (sob * r_max_[i] >= kDropSob) {
+            kept_.push_back(i);
+            kept_sob_[static_cast<Eigen::Index>(n_kept++)] = sob;
+        }
+    }
+    // Dropping is valid when the largest S R / B is >= 1 at every gamma on some rank; every rank
+    // learns the global kept count from the same reduction.
+    double global[2] = {largest_low >= 1.0 ? 1.0 : 0.0, static_cast<double>(n_kept)};
+    reduce(global, 2);
+    if (!(global[0] > 0.0)) return false;
+    EventTotals totals{n_total_, global[1]};
+    if (!has_energy_) {
+        result = fitter_.fit_ns(kept_sob_.data(), n_kept, totals, reduce);
+        result.gamma = std::numeric_limits<double>::quiet_NaN();  // no energy term: gamma not fitted
+    } else {
+        result = fitter_.fit(kept_sob_.data(), kept_.data(), n_kept, ratios_, totals, reduce);
+    }
+    return true;
+}
+
+FitResult PointSourceEvents::fit(const UnitVector& source, const ReduceSum& reduce)
+{
+    select_candidates(source);
+    const std::size_t n = candidates_.size();
+    if (cand_x_.size() < static_cast<Eigen::Index>(n)) {
+        cand_x_.resize(static_cast<Eigen::Index>(n));
+        cand_y_.resize(static_cast<Eigen::Index>(n));
+    }
+    for (std::size_t c = 0; c < n; ++c) {
+        cand_x_[static_cast<Eigen::Index>(c)] = x_[candidates_[c]];
+        cand_y_[static_cast<Eigen::Index>(c)] = y_[candidates_[c]];
+    }
+    FitResult r;
+    if (fit_candidates(cand_x_.data(), cand_y_.data(), source, reduce, r)) return r;
+    return fit_all(source, reduce);
+}
+
+FitResult PointSourceEvents::trial(std::uint64_t seed, std::int64_t trial, const UnitVector& source)
+{
+    select_candidates(source);
+    const std::size_t n = candidates_.size();
+    if (cand_x_.size() < static_cast<Eigen::Index>(n)) {
+        cand_x_.resize(static_cast<Eigen::Index>(n));
+        cand_y_.resize(static_cast<Eigen::Index>(n));
+    }
+    // The draws scramble() would give the candidates: event i takes draw i of the trial's
+    // stream (candidates are in increasing event order, so the generator only moves forward).
+    CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
+    const double two_pi = 2.0 * std::numbers::pi;
+    std::uint64_t next = 0;
+    for (std::size_t c = 0; c < n; ++c) {
+        const auto i = static_cast<std::uint64_t>(candidates_[c]);
+        if (i != next) rng.discard_to(i);
+        next = i + 1;
+        const double ra = two_pi * rng.uniform();
+        cand_x_[static_cast<Eigen::Index>(c)] = cos_dec_[candidates_[c]] * std::cos(ra);
+        cand_y_[static_cast<Eigen::Index>(c)] = cos_dec_[candidates_[c]] * std::sin(ra);
+    }
+    FitResult r;
+    if (fit_candidates(cand_x_.data(), cand_y_.data(), source, reduce_nothing, r)) return r;
+    scramble(seed, trial);  // no dropping possible: every event's position is needed
+    return fit_all(source, reduce_nothing);
 }
 
 void PointSourceEvents::scramble(std::uint64_t seed, std::int64_t trial)
@@ -88,6 +201,22 @@ public:
     Parameter<std::int64_t> energy_sin_dec_bins{this, "energy_sin_dec_bins", 20, "sin(dec) bins of the energy PDFs"};
     Parameter<double> log10e_min{this, "log10e_min", 1.0, "lower edge of the energy PDFs [log10 GeV]"};
     Parameter<double> log10e_max{this, "log10e_max", 8.0, "upper edge of the energy PDFs [log10 GeV]"};
+    Parameter<double> inject_gamma{this, "inject_gamma", 2.0, "tasks inject, sensitivity: injected spectrum E^-gamma"};
+    Parameter<double> inject_band_deg{this, "inject_band_deg", 3.0,
+                                      "tasks inject, sensitivity: MC events with true dec within this of the source are injected [deg]"};
+    Parameter<double> flux_e0_gev{this, "flux_e0_gev", 1e5, "pivot energy of the reported fluxes [GeV]"};
+    Parameter<double> scan_sob_threshold{this, "scan_sob_threshold", 1e-3,
+                                         "task scan: an event enters a pixel's fit only where its largest S R / B "
+                                         "reaches this (0: every event everywhere); see docs/scan.md"};
+    Parameter<std::int64_t> pvalue_declinations{this, "pvalue_declinations", 12,
+                                                "task scan: declinations (bin centres in sin dec) of the background "
+                                                "TS distributions for local p-values"};
+    Parameter<std::int64_t> pvalue_trials{this, "pvalue_trials", 200,
+                                          "task scan: scrambled-sky trials per declination for local p-values "
+                                          "(0: none, mlog10p = NaN)"};
+    Parameter<std::string> background_trials{this, "background_trials", "",
+                                             "task scan: results file with /scan_background (a scan run) or "
+                                             "/trials (a point_source trials run) to take local p-values from"};
 
     void validate() override
     {
@@ -97,9 +226,26 @@ public:
         if (energy_bins() < 1) throw energy_bins.error("must be >= 1");
         if (energy_sin_dec_bins() < 1) throw energy_sin_dec_bins.error("must be >= 1");
         if (log10e_min() >= log10e_max()) throw log10e_min.error("must be below log10e_max");
+        if (!(inject_gamma() >= 1.0 && inject_gamma() <= 4.0)) throw inject_gamma.error("must be in [1, 4]");
+        if (!(inject_band_deg() > 0.0 && inject_band_deg() <= 90.0)) throw inject_band_deg.error("must be in (0, 90]");
+        if (!(flux_e0_gev() > 0.0) || !std::isfinite(flux_e0_gev())) throw flux_e0_gev.error("must be > 0");
+        if (!(scan_sob_threshold() >= 0.0) || !std::isfinite(scan_sob_threshold()))
+            throw scan_sob_threshold.error("must be a finite number >= 0");
+        if (pvalue_declinations() < 1 || pvalue_declinations() > 1000)
+            throw pvalue_declinations.error("must be in [1, 1000]");
+        if (pvalue_trials() < 0) throw pvalue_trials.error("must be >= 0");
     }
 
-    std::vector<std::string> tasks() const override { return {"fit", "trials"}; }
+    std::vector<std::string> tasks() const override { return {"fit", "trials", "scan", "inject", "sensitivity"}; }
+
+    void prepare(RunContext& context) override
+    {
+        check_injection_job(context.job);
+        if (context.job.task() != "scan") return;
+        const auto n = context.job.nside();
+        if (n < 64 || n > 512) throw context.job.nside.error("task scan needs nside 64, 128, 256 or 512");
+        if (!background_trials().empty()) background_ = read_background_trials(background_trials());
+    }
 
     PointSourceSettings settings() const
     {
@@ -116,6 +262,18 @@ public:
     void run(EventSample& sample, RunContext& context) override
     {
         const Comm& comm = context.comm;
+        if (context.job.task() == "scan") {
+            ScanTaskSettings s;
+            s.nside = static_cast<int>(context.job.nside());
+            s.sob_threshold = scan_sob_threshold();
+            s.pvalue_declinations = static_cast<int>(pvalue_declinations());
+            s.pvalue_trials = pvalue_trials();
+            s.background_file = background_trials();
+            s.loaded_background = background_;
+            s.pdf_settings = settings();
+            run_scan_task(sample, context, s);
+            return;
+        }
         PointSourcePdfs pdfs(sample.data, sample.mc, comm, settings());
         const double n_total = static_cast<double>(comm.sum(static_cast<std::int64_t>(sample.data.size())));
         const UnitVector source = unit_vector(ra_deg() * deg, dec_deg() * deg);
@@ -136,6 +294,12 @@ public:
         log::info("fit at (" + std::to_string(ra_deg()) + ", " + std::to_string(dec_deg()) + ") deg: TS " +
                   std::to_string(observed.ts) + ", n_s " + std::to_string(observed.ns) +
                   (shard.has_energy() ? ", gamma " + std::to_string(observed.gamma) : ""));
+        if (context.job.task() == "inject" || context.job.task() == "sensitivity") {
+            run_point_source_injection_task(
+                sample, pdfs, {ra_deg() * deg, dec_deg() * deg, inject_gamma(), inject_band_deg() * deg, flux_e0_gev()},
+                context);
+            return;
+        }
         if (context.job.task() != "trials") return;
 
         // Background trials: every rank holds the whole sample and runs its own trials.
@@ -143,13 +307,15 @@ public:
         PointSourceEvents replica(all, pdfs, n_total);
         auto campaign = make_campaign(context, "point-source trials");
         auto block = run_trial_campaign(campaign, comm, [&](std::int64_t trial) {
-            replica.scramble(campaign.seed, trial);
-            auto r = replica.fit(source, reduce_nothing);
+            auto r = replica.trial(campaign.seed, trial, source);  // = scramble + fit, O(candidates)
             return TrialResult{r.ts, r.ns, r.gamma};
         });
         store_trials(campaign, block, context.results, comm);
         record_pvalue(observed.ts, block, context);
     }
+
+private:
+    BackgroundTs background_;  // task scan with background_trials
 };
 
 }  // namespace

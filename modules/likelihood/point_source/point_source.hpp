@@ -12,6 +12,7 @@
 #include "nusky/mpi.hpp"
 
 #include <optional>
+#include <vector>
 
 namespace nusky {
 
@@ -35,14 +36,27 @@ public:
     // `events` must outlive this object; unit vectors computed.
     PointSourceEvents(const Events& events, const PointSourcePdfs& pdfs, double n_total);
 
-    // Fit of (n_s, gamma) (or n_s alone without an energy term) at a source.
+    // Fit of (n_s, gamma) (or n_s alone without an energy term) at a source. Events whose
+    // S R / B cannot reach kDropSob at any gamma are dropped (PHYSICS.md section 5), with the
+    // exact (N - N') ln(1 - n_s/N) term; valid because the largest S R / B is checked to be
+    // >= 1 at every gamma (a reduced flag: one extra 2-value reduction), else nothing is dropped.
+    // The kept set depends only on each event, so the fit is the same on any rank count.
     FitResult fit(const UnitVector& source, const ReduceSum& reduce);
+    // One background trial at a source on a replicated sample: bit-identical to
+    // scramble(seed, trial) followed by fit(source, reduce_nothing), but draws right ascensions
+    // only for the events that can matter at the source's declination (the candidates), so it
+    // costs O(candidates). x() and y() are unspecified afterwards (scramble() sets them).
+    FitResult trial(std::uint64_t seed, std::int64_t trial, const UnitVector& source);
+    static constexpr double kDropSob = 1e-12;
     // Redraws every event's right ascension for background trial `trial` (RA scrambling),
     // keyed by (seed, trial, event index + first_index) so results do not depend on ranks.
     void scramble(std::uint64_t seed, std::int64_t trial);
     // S_i / B_i at a source.
     void spatial_sob(const UnitVector& source, Eigen::ArrayXd& out) const;
     bool has_energy() const { return has_energy_; }
+    // Current unit-vector components (after scramble(), the scrambled ones).
+    const Eigen::ArrayXd& x() const { return x_; }
+    const Eigen::ArrayXd& y() const { return y_; }
 
 private:
     const Events& events_;
@@ -54,6 +68,21 @@ private:
     double n_total_;
     PointSourceFitter fitter_;
     Eigen::ArrayXd sob_;
+
+    // Events that can reach kDropSob at the source's declination (cached per declination).
+    void select_candidates(const UnitVector& source);
+    // S / B of the candidates from positions (px, py) indexed like the candidates, then the
+    // kept subset and the fit (or the no-dropping fallback).
+    // Returns false (nothing fitted) when dropping is not valid: the caller fits all events.
+    bool fit_candidates(const double* px, const double* py, const UnitVector& source,
+                        const ReduceSum& reduce, FitResult& result);
+    FitResult fit_all(const UnitVector& source, const ReduceSum& reduce);
+    Eigen::ArrayXd kappa_, norm_over_b_, r_min_, r_max_, log_reach_;
+    double candidates_z_ = 2.0;  // sin(dec) the candidates were selected for (2: none yet)
+    std::vector<Eigen::Index> candidates_;
+    Eigen::ArrayXd cand_x_, cand_y_;        // trial(): candidates' scrambled positions
+    std::vector<Eigen::Index> kept_;
+    Eigen::ArrayXd kept_sob_;
 };
 
 }  // namespace nusky

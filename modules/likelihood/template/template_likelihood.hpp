@@ -56,12 +56,19 @@ public:
     bool has_energy() const { return has_energy_; }
 
 private:
+    // Events are kept sorted by (ring, sigma index) so that a trial's random lookups walk the
+    // maps ring by ring (a small, TLB-friendly region at a time) instead of all over 18.9 MB;
+    // [s] below is the sorted position, order_[s] the event's index in the input.
     const TemplatePdfs& pdfs_;
-    TemplateEventIndex index_;
-    std::vector<std::int32_t> pixel_;  // current pixel (scrambled in trials)
-    Eigen::ArrayXd subtraction_;       // S~_i
-    Eigen::ArrayXd ratio_over_b_;      // R_i / B_i
-    Eigen::ArrayXd signal_, excess_;
+    TemplateEventIndex index_;          // input order
+    std::vector<std::int32_t> order_;   // sorted position -> input index
+    std::vector<std::int32_t> pixel_;   // [s] current pixel (scrambled in trials)
+    std::vector<std::int32_t> ring_, sigma_index_;  // [s]
+    std::vector<float> sigma_weight_;               // [s]
+    Eigen::ArrayXd subtraction_;        // [s] S~
+    Eigen::ArrayXd ratio_over_b_;       // [s] R / B
+    std::vector<std::int32_t> position_;  // input index -> sorted position
+    Eigen::ArrayXd excess_;             // input order (excess())
     bool has_energy_;
     double n_total_;
     PointSourceFitter fitter_;

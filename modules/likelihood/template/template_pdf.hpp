@@ -12,6 +12,7 @@
 //   events --index_template_events--> TemplateEventIndex (once per data set)
 //   per trial: pixel_in_ring_for_ra(ring, alpha) for the scrambled alpha, then
 //              signal_densities(); S~ does not change under RA scrambles (signal_subtraction_densities once).
+#include "likelihood/common/huge_pages.hpp"
 #include "likelihood/template/flux.hpp"
 
 #include <Eigen/Core>
@@ -101,7 +102,8 @@ struct SmoothedTemplate {
     std::vector<double> sigma;       // radians, increasing (log spaced)
     double log_sigma0 = 0;           // log(sigma[0])
     double dlog_sigma = 0;           // log spacing (0 when n_sigma == 1)
-    std::vector<float> maps;         // [pixel * n_sigma + k]
+    // [pixel * n_sigma + k]; huge pages where available (random reads, see huge_pages.hpp)
+    std::vector<float, HugePageAllocator<float>> maps;
     std::vector<double> ring_means;  // [ring * n_sigma + k]
     // Ring geometry (0-based ring index): first RING pixel, pixel count, and the phase of the
     // first pixel centre (0.5 when the ring is shifted, else 0) in units of the pixel spacing.
@@ -145,11 +147,12 @@ inline std::int32_t pixel_in_ring_for_ra(const SmoothedTemplate& st, std::int32_
 // where ang2pix could give a neighbouring ring); this is what makes the RA average of S_i
 // over scrambles equal S~_i exactly, and it is far below the smallest sigma (0.5 deg).
 //
-// Cost (measured, 60k events, nside 128, 24 sigmas, one 2-core AMD EPYC, shared): per trial
-// ~0.1 ms drawing RAs, ~0.3 ms pixel_in_ring_for_ra, 1-2 ms signal_densities. The lookups
-// are bound by cache misses: the maps are 18.9 MB, events hit random pixels. A working set
-// under ~1 MB would be ~0.35 ms (e.g. per-(ring, sigma) RA profiles sampled at ~sigma/4 and
-// interpolated, or maps at coarser nside for large sigma); not done here.
+// Cost (measured, 60k events, nside 128, 24 sigmas, one 2-core AMD EPYC VM, shared; see
+// docs/benchmarks.md): the lookups are bound by memory (the maps are 18.9 MB, a trial's events
+// hit random pixels): 1.3 ms per 60k lookups in event order on 4 KiB pages, 0.45 ms with the maps
+// on huge pages and the events sorted by ring (TemplateEvents does both), i.e. ~one cache line
+// from DRAM per event. Shrinking the working set (RA profiles sampled at ~sigma/4, coarser maps
+// for large sigma) would change the values; not done.
 // Under RA scrambles an event keeps its ring (the same ring whose mean is S~), so its S over
 // uniform RA averages exactly to S~; its pixel is pixel_in_ring_for_ra(ring, new RA).
 struct TemplateEventIndex {

@@ -5,7 +5,11 @@
 #include "nusky/registry.hpp"
 #include "nusky/stages.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <numbers>
 
@@ -33,8 +37,13 @@ void check_values(const Eigen::ArrayXd& column, std::int64_t first_row, const st
 
 }  // namespace
 
-Events read_event_group(hid_t file, const std::string& file_name, const std::string& group,
-                        bool with_truth, int rank, int size)
+namespace {
+
+// Reads this rank's block of one group without checking the values. Every HDF5 call here is
+// the same on every rank (metadata operations are collective), so a rank-local problem must not
+// throw in between: the values are checked by check_event_group once the file is closed.
+Events read_event_group_unchecked(hid_t file, const std::string& file_name, const std::string& group,
+                                  bool with_truth, int rank, int size, std::int64_t* first_row)
 {
     const std::string ra_path = group + "/ra";
     std::int64_t n = h5_dataset_length(file, file_name, ra_path);
@@ -50,41 +59,68 @@ Events read_event_group(hid_t file, const std::string& file_name, const std::str
         }
     }
     Range mine = block_range(n, rank, size);
+    *first_row = mine.begin;
+    // A failed read (the data part of it may be rank-local: independent I/O) is remembered and
+    // thrown after the last read, so that every rank makes the same sequence of HDF5 calls.
+    std::string failure;
     auto read = [&](const std::string& c) {
-        return to_array(h5_read_doubles(file, file_name, group + "/" + c, mine.begin, mine.size()));
+        try {
+            return to_array(h5_read_doubles(file, file_name, group + "/" + c, mine.begin, mine.size()));
+        } catch (const Error& error) {
+            if (failure.empty()) failure = error.what();
+            return Eigen::ArrayXd(Eigen::ArrayXd::Zero(mine.size()));
+        }
     };
     Events e;
-    const double half_pi = std::numbers::pi / 2;
     e.ra = read("ra");
     e.dec = read("dec");
     e.sigma = read("sigma");
     e.log10_energy = read("log10_energy");
-    auto any = [](double) { return true; };
-    check_values(e.ra, mine.begin, file_name, group + "/ra", "a finite angle", any);
-    check_values(e.dec, mine.begin, file_name, group + "/dec", "in [-pi/2, pi/2]",
-                 [&](double v) { return std::abs(v) <= half_pi; });
-    check_values(e.sigma, mine.begin, file_name, group + "/sigma", "a positive angle",
-                 [](double v) { return v > 0; });
-    check_values(e.log10_energy, mine.begin, file_name, group + "/log10_energy", "finite", any);
-    if (with_mjd) {
-        e.mjd = read("mjd");
-        check_values(e.mjd, mine.begin, file_name, group + "/mjd", "finite", any);
-    }
+    if (with_mjd) e.mjd = read("mjd");
     if (with_truth) {
         e.true_ra = read("true_ra");
         e.true_dec = read("true_dec");
         e.true_energy = read("true_energy");
         e.oneweight = read("oneweight");
-        check_values(e.true_dec, mine.begin, file_name, group + "/true_dec", "in [-pi/2, pi/2]",
-                     [&](double v) { return std::abs(v) <= half_pi; });
-        check_values(e.true_energy, mine.begin, file_name, group + "/true_energy", "a positive energy",
-                     [](double v) { return v > 0; });
-        check_values(e.oneweight, mine.begin, file_name, group + "/oneweight", "non-negative",
-                     [](double v) { return v >= 0; });
     }
+    if (!failure.empty()) throw Error(failure);
     e.x.resize(e.ra.size());
     e.y.resize(e.ra.size());
     e.z.resize(e.ra.size());
+    return e;
+}
+
+// Checks the values of rows [first_row, first_row + e.size()) of a group; local to the rank.
+void check_event_group(const Events& e, std::int64_t first_row, const std::string& file_name,
+                       const std::string& group)
+{
+    const double half_pi = std::numbers::pi / 2;
+    auto any = [](double) { return true; };
+    auto in_dec = [&](double v) { return std::abs(v) <= half_pi; };
+    check_values(e.ra, first_row, file_name, group + "/ra", "a finite angle", any);
+    check_values(e.dec, first_row, file_name, group + "/dec", "in [-pi/2, pi/2]", in_dec);
+    check_values(e.sigma, first_row, file_name, group + "/sigma", "a positive angle",
+                 [](double v) { return v > 0; });
+    check_values(e.log10_energy, first_row, file_name, group + "/log10_energy", "finite", any);
+    if (e.has_mjd()) check_values(e.mjd, first_row, file_name, group + "/mjd", "finite", any);
+    if (e.has_truth()) {
+        check_values(e.true_ra, first_row, file_name, group + "/true_ra", "a finite angle", any);
+        check_values(e.true_dec, first_row, file_name, group + "/true_dec", "in [-pi/2, pi/2]", in_dec);
+        check_values(e.true_energy, first_row, file_name, group + "/true_energy", "a positive energy",
+                     [](double v) { return v > 0; });
+        check_values(e.oneweight, first_row, file_name, group + "/oneweight", "non-negative",
+                     [](double v) { return v >= 0; });
+    }
+}
+
+}  // namespace
+
+Events read_event_group(hid_t file, const std::string& file_name, const std::string& group,
+                        bool with_truth, int rank, int size)
+{
+    std::int64_t first_row = 0;
+    Events e = read_event_group_unchecked(file, file_name, group, with_truth, rank, size, &first_row);
+    check_event_group(e, first_row, file_name, group);
     return e;
 }
 
@@ -151,17 +187,31 @@ public:
         const auto& file_name = path();
         if (!fs::exists(file_name)) throw Error(file_name + ": no such file");
         if (fs::is_directory(file_name)) throw Error(file_name + ": is a directory, expected an HDF5 file");
+        if (::access(file_name.c_str(), R_OK) != 0) {
+            throw Error(file_name + ": cannot open for reading: " + std::strerror(errno));
+        }
         if (!is_hdf5_file(file_name)) throw Error(file_name + ": not an HDF5 file");
-        auto file = h5_open_parallel(file_name, context.comm);
         EventSample sample;
         int rank = context.comm.rank(), size = context.comm.size();
-        sample.data = read_event_group(file, file_name, "/events", false, rank, size);
-        if (read_mc() && h5_exists(file, "/mc")) {
-            sample.mc = read_event_group(file, file_name, "/mc", true, rank, size);
-        }
-        H5Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
-        if (H5Aexists(root, "livetime_s") > 0) {
-            sample.livetime_s = h5_read_double_attribute(file, file_name, "/", "livetime_s");
+        std::int64_t first_data = 0, first_mc = 0;
+        {
+            // Collective: every rank makes the same HDF5 calls and fails (if at all) at the same one.
+            auto file = h5_open_parallel(file_name, context.comm);
+            sample.data = read_event_group_unchecked(file, file_name, "/events", false, rank, size, &first_data);
+            if (read_mc() && h5_exists(file, "/mc")) {
+                sample.mc = read_event_group_unchecked(file, file_name, "/mc", true, rank, size, &first_mc);
+            }
+            H5Handle root(H5Gopen2(file, "/", H5P_DEFAULT));
+            if (H5Aexists(root, "livetime_s") > 0) {
+                sample.livetime_s = h5_read_double_attribute(file, file_name, "/", "livetime_s");
+            }
+        }  // closed on every rank before any rank-local check can throw
+        // Local: a bad value in one rank's block fails that rank only (collective_step agrees).
+        check_event_group(sample.data, first_data, file_name, "/events");
+        if (sample.mc.size() > 0) check_event_group(sample.mc, first_mc, file_name, "/mc");
+        if (!std::isfinite(sample.livetime_s) || sample.livetime_s < 0) {
+            throw Error(file_name + ": attribute livetime_s = " + std::to_string(sample.livetime_s) +
+                        " is not a non-negative number of seconds");
         }
         sample.description = file_name;
         return sample;

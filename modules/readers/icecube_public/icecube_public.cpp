@@ -116,6 +116,10 @@ public:
         context.comm.sum(totals.data(), static_cast<int>(totals.size()));
         if (!failure.empty()) throw Error(failure);
         if (totals[n] > 0) return sample;  // another rank failed and reports it
+        for (std::size_t i = 0; i < names.size(); ++i) {
+            // Each rank parsed a share: only the sum tells that a file has no data rows at all.
+            if (totals[i] == 0) throw file_error(sample.attributes["events:" + names[i]], 0, "no data rows");
+        }
         std::string description;
         std::int64_t all = 0;
         for (std::size_t i = 0; i < names.size(); ++i) {

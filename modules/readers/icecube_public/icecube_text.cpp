@@ -186,7 +186,8 @@ void scan(const char* data, std::size_t size, ScanContext& ctx, bool at_file_sta
         if (first) {
             first = false;
             double v;
-            if (!parse_double(fields[0].begin, fields[0].end, v, true)) continue;  // plain header
+            // (n == 0: a line of separators only, such as ",,,", has no field to look at.)
+            if (n > 0 && !parse_double(fields[0].begin, fields[0].end, v, true)) continue;  // plain header
         }
         if (n != N) {
             throw file_error(ctx.path, static_cast<long>(ctx.line(local)),

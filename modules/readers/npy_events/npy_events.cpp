@@ -26,6 +26,11 @@ std::string find_field(const NpyArray& array, std::initializer_list<const char*>
         }
     }
     if (!required) return "";
+    for (const char* a : aliases) {
+        for (const auto& skipped : array.skipped_fields) {
+            if (skipped.rfind(std::string(a) + " (", 0) == 0) (void)array.column(a);  // throws "field F ('T') is not numeric"
+        }
+    }
     std::string wanted, known;
     for (const char* a : aliases) wanted += (wanted.empty() ? "'" : " or '") + std::string(a) + "'";
     for (const auto& n : array.names) known += (known.empty() ? "" : ", ") + n;

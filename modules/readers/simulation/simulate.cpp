@@ -460,20 +460,65 @@ Events simulate_signal(const SimulationConfig& cfg, const SimulationInputs& in,
     return ev;
 }
 
+std::size_t point_source_count(const SimulationConfig& cfg)
+{
+    if (!(cfg.ps_count >= 0.0)) throw Error("simulation: ps_count must be >= 0");
+    return static_cast<std::size_t>(std::llround(cfg.ps_count));
+}
+
+Events simulate_point_source(const SimulationConfig& cfg, const SimulationInputs& in, std::size_t first,
+                             std::size_t count)
+{
+    check_slice("simulate_point_source", first, count, point_source_count(cfg));
+    Events ev;
+    resize_events(ev, count, true);
+    if (count == 0) return ev;
+    Prepared P(cfg, in);
+    // Energy bins weighted by A_eff at the source declination times Int E^-gamma over the bin.
+    const auto band = static_cast<Eigen::Index>(find_bin(in.effa_sindec_edges, std::sin(cfg.ps_dec)));
+    Eigen::ArrayXd w(in.effa_cm2.cols());
+    for (Eigen::Index k = 0; k < w.size(); ++k) {
+        w[k] = in.effa_cm2(band, k) *
+               power_integral(in.effa_energy_edges[k], in.effa_energy_edges[k + 1], cfg.ps_gamma);
+    }
+    if (!(w.sum() > 0.0)) throw Error("simulate_point_source: no effective area at the source declination");
+    const Cdf energy_cdf(w);
+    for (std::size_t n = 0; n < count; ++n) {
+        CounterRng rng(cfg.seed, kStreamPointSource, first + n);
+        auto i = static_cast<Eigen::Index>(n);
+        const double energy = sample_energy_in_bins(rng, energy_cdf, in.effa_energy_edges, cfg.ps_gamma);
+        ev.true_ra[i] = cfg.ps_ra;
+        ev.true_dec[i] = cfg.ps_dec;
+        ev.true_energy[i] = energy;
+        ev.oneweight[i] = 0.0;
+        P.reconstruct(rng, cfg.ps_ra, cfg.ps_dec, energy, ev.ra[i], ev.dec[i], ev.sigma[i]);
+        ev.log10_energy[i] = P.smear_energy(rng, energy);
+    }
+    return ev;
+}
+
 Events simulate_sky(const SimulationConfig& cfg, const SimulationInputs& in,
                     const Eigen::ArrayXd& template_map, std::size_t first, std::size_t count)
 {
-    const std::size_t nb = background_count(cfg), ns = signal_count(cfg);
-    check_slice("simulate_sky", first, count, nb + ns);
+    const std::size_t nb = background_count(cfg), ns = signal_count(cfg), np = point_source_count(cfg);
+    check_slice("simulate_sky", first, count, nb + ns + np);
     const std::size_t last = first + count;
-    std::size_t b0 = std::min(first, nb), b1 = std::min(last, nb);
-    std::size_t s0 = std::max(first, nb) - nb, s1 = std::max(last, nb) - nb;
-    Events bkg = simulate_background(cfg, in, b0, b1 - b0);
-    Events sig = simulate_signal(cfg, in, template_map, s0, s1 - s0);
+    // The part of [first, last) inside [lo, hi), relative to lo.
+    auto part = [&](std::size_t lo, std::size_t hi) {
+        std::size_t a = std::clamp(first, lo, hi), b = std::clamp(last, lo, hi);
+        return std::pair{a - lo, b - a};
+    };
+    auto [b0, bn] = part(0, nb);
+    auto [s0, sn] = part(nb, nb + ns);
+    auto [p0, pn] = part(nb + ns, nb + ns + np);
+    Events bkg = simulate_background(cfg, in, b0, bn);
+    Events sig = simulate_signal(cfg, in, template_map, s0, sn);
     Events out = concat(bkg, sig);
+    if (pn > 0) out = concat(out, simulate_point_source(cfg, in, p0, pn));
     Eigen::ArrayXd flag(static_cast<Eigen::Index>(count));
-    flag.head(static_cast<Eigen::Index>(b1 - b0)).setZero();
-    flag.tail(static_cast<Eigen::Index>(s1 - s0)).setOnes();
+    flag.head(static_cast<Eigen::Index>(bn)).setZero();
+    flag.segment(static_cast<Eigen::Index>(bn), static_cast<Eigen::Index>(sn)).setOnes();
+    flag.tail(static_cast<Eigen::Index>(pn)).setConstant(2.0);
     out.extra["signal"] = flag;
     return out;
 }

@@ -26,6 +26,7 @@ enum SimulationStream : std::uint64_t {
     kStreamBackground = 1,
     kStreamSignal = 2,
     kStreamMc = 3,
+    kStreamPointSource = 4,
 };
 
 // A 1-D histogram: n counts, n + 1 increasing edges.
@@ -81,15 +82,26 @@ struct SimulationConfig {
     double mc_emax = 1e7;
     double sigma_floor_deg = 0.2;
     double livetime_s = kGp2023LivetimeS;
+    // An injected point source (PHYSICS.md section 9 test sky): exactly round(ps_count) events
+    // at (ps_ra, ps_dec) [rad], true energy from E^-ps_gamma * A_eff at the source declination,
+    // reconstructed with the signal's PSF and energy model (simulated directly rather than
+    // drawn from the MC: the same PSF, and no dependence on the MC set's size).
+    double ps_count = 0.0;
+    double ps_ra = 0.0, ps_dec = 0.0, ps_gamma = 2.0;
 };
 
 // Number of background / signal events of the sky (pure functions of the config and seed).
 std::size_t background_count(const SimulationConfig& cfg);
 std::size_t signal_count(const SimulationConfig& cfg);
+std::size_t point_source_count(const SimulationConfig& cfg);
 inline std::size_t sky_count(const SimulationConfig& cfg)
 {
-    return background_count(cfg) + signal_count(cfg);
+    return background_count(cfg) + signal_count(cfg) + point_source_count(cfg);
 }
+
+// Point-source events [first, first + count) (stream kStreamPointSource), with MC truth.
+Events simulate_point_source(const SimulationConfig& cfg, const SimulationInputs& in,
+                             std::size_t first, std::size_t count);
 
 // Background events [first, first + count): sin(dec) and sigma from the data histograms, RA
 // uniform, energies from the conventional-atmospheric spectrum smeared by the energy resolution.
@@ -105,8 +117,9 @@ Events simulate_signal(const SimulationConfig& cfg, const SimulationInputs& in,
 // All functions fill ra, dec, sigma, log10_energy (and truth where stated); the unit vectors
 // (Events::compute_unit_vectors) and mjd are left to the caller.
 
-// The sky: indices [0, Nb) are background, [Nb, Nb + Ns) signal (Nb, Ns from the counts above).
-// No truth columns; extra["signal"] is 1 for signal events, 0 for background.
+// The sky: indices [0, Nb) are background, [Nb, Nb + Ns) signal, then the Np point-source
+// events (Nb, Ns, Np from the counts above). No truth columns; extra["signal"] is 0 for
+// background, 1 for Galactic-plane signal, 2 for point-source events.
 Events simulate_sky(const SimulationConfig& cfg, const SimulationInputs& in,
                     const Eigen::ArrayXd& template_map, std::size_t first, std::size_t count);
 

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <numbers>
 
 namespace nusky {
 
@@ -87,6 +88,12 @@ public:
     Parameter<double> mc_emax_gev{this, "mc_emax_gev", 1e7, "highest MC true energy [GeV]"};
     Parameter<double> livetime_s{this, "livetime_s", kGp2023LivetimeS,
                                  "livetime of the simulated sample [s] (the real sample's by default)"};
+    Parameter<double> ps_n_events{this, "ps_n_events", 0.0,
+                                  "events of an injected point source (exactly round(n); 0: none)"};
+    Parameter<double> ps_ra_deg{this, "ps_ra_deg", 0.0, "injected point source: right ascension [deg]"};
+    Parameter<double> ps_dec_deg{this, "ps_dec_deg", 0.0, "injected point source: declination [deg]"};
+    Parameter<double> ps_gamma{this, "ps_gamma", 2.0,
+                               "injected point source: spectral index (E^-gamma times A_eff at its declination)"};
 
     void validate() override
     {
@@ -108,6 +115,10 @@ public:
         if (!(mc_emin_gev() > 0.0)) throw mc_emin_gev.error("must be > 0 GeV");
         if (!(mc_emax_gev() > mc_emin_gev())) throw mc_emax_gev.error("must be above mc_emin_gev");
         if (!(livetime_s() > 0.0)) throw livetime_s.error("must be > 0 s");
+        if (!(ps_n_events() >= 0.0 && ps_n_events() <= 1e7)) throw ps_n_events.error("must be in [0, 1e7]");
+        if (!(ps_ra_deg() >= 0.0 && ps_ra_deg() < 360.0)) throw ps_ra_deg.error("must be in [0, 360)");
+        if (!(ps_dec_deg() >= -90.0 && ps_dec_deg() <= 90.0)) throw ps_dec_deg.error("must be in [-90, 90]");
+        if (!std::isfinite(ps_gamma())) throw ps_gamma.error("must be a finite number");
         if (!signal() && (n_signal.was_set() || template_path.was_set())) {
             throw signal.error("signal is off, but n_signal or template_path is set");
         }
@@ -130,6 +141,10 @@ public:
         cfg.mc_emax = mc_emax_gev();
         cfg.sigma_floor_deg = sigma_floor_deg();
         cfg.livetime_s = livetime_s();
+        cfg.ps_count = ps_n_events();
+        cfg.ps_ra = ps_ra_deg() * std::numbers::pi / 180.0;
+        cfg.ps_dec = ps_dec_deg() * std::numbers::pi / 180.0;
+        cfg.ps_gamma = ps_gamma();
         return cfg;
     }
 
@@ -138,7 +153,7 @@ public:
         const std::string dir = find_gp2023_dir(data_dir());
         const SimulationConfig cfg = config();
         const SimulationInputs inputs = load_simulation_inputs(dir);
-        const std::size_t nb = background_count(cfg), ns = signal_count(cfg);
+        const std::size_t nb = background_count(cfg), ns = signal_count(cfg), np = point_source_count(cfg);
         Eigen::ArrayXd map;
         std::string map_path;
         if (signal()) {
@@ -147,7 +162,7 @@ public:
         }
         const int rank = context.comm.rank(), size = context.comm.size();
         EventSample sample;
-        Range sky = block_range(static_cast<std::int64_t>(nb + ns), rank, size);
+        Range sky = block_range(static_cast<std::int64_t>(nb + ns + np), rank, size);
         sample.data = simulate_sky(cfg, inputs, map, static_cast<std::size_t>(sky.begin),
                                    static_cast<std::size_t>(sky.size()));
         sample.data.compute_unit_vectors();
@@ -162,8 +177,9 @@ public:
         sample.attributes["effective_area"] = (fs::path(dir) / "effa_values.csv").string();
         if (!map_path.empty()) sample.attributes["template"] = map_path;
         char text[256];
-        std::snprintf(text, sizeof text, "simulation seed %lld: %zu background + %zu signal events, %zu MC, %.1f d",
-                      static_cast<long long>(seed()), nb, ns, cfg.mc_count, cfg.livetime_s / 86400.0);
+        std::snprintf(text, sizeof text,
+                      "simulation seed %lld: %zu background + %zu signal + %zu point-source events, %zu MC, %.1f d",
+                      static_cast<long long>(seed()), nb, ns, np, cfg.mc_count, cfg.livetime_s / 86400.0);
         sample.description = text;
         return sample;
     }

@@ -138,6 +138,10 @@ TEST(IceCubeText, BrokenFilesNameFileAndLine)
     expect_event_error(write_file("angerr2.csv", kRow1 + "54562.3 3.1 -1 36.5 -9.5 349.1 76.6\n"), 2, "AngErr -1");
     // a bad first field on line 1 is a header; on line 2 it is an error
     expect_event_error(write_file("text2.csv", kRow1 + "abc 3.1 0.5 75.0 -9.5 349.1 76.6\n"), 2, "'abc'");
+    // a line of separators only, first or later (found by fuzz/fuzz_text_events: the header test
+    // read a field that a line without fields does not have)
+    expect_event_error(write_file("commas.csv", ",,,\n" + kRow1), 1, "expected 7 columns, found 0");
+    expect_event_error(write_file("commas2.csv", kHeader + kRow1 + " , \t,\n"), 3, "expected 7 columns, found 0");
     // empty, header only, blank only
     expect_event_error(write_file("empty.csv", ""), 0, "no data rows");
     expect_event_error(write_file("header_only.csv", kHeader), 0, "no data rows");

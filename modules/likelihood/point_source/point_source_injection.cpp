@@ -1,0 +1,97 @@
+#include "likelihood/point_source/point_source_injection.hpp"
+
+#include "likelihood/common/injection_tasks.hpp"
+#include "likelihood/template/flux.hpp"
+#include "nusky/error.hpp"
+#include "nusky/rng.hpp"
+
+#include <limits>
+#include <numbers>
+
+namespace nusky {
+
+PointSourceSignalTrials::PointSourceSignalTrials(const Events& all, const PointSourcePdfs& pdfs,
+                                                 const UnitVector& source)
+    : pdfs_(pdfs), source_(source), cos_dec_(all.dec.cos()), x_(all.x), y_(all.y), z_(all.z),
+      vmf_(vmf_event_constants(all.sigma))
+{
+    pdfs.background.background_density(all.z, background_density_);
+    ratios_ = pdfs.energy ? pdfs.energy->event_ratios(all.z, all.log10_energy) : EventEnergyRatios::unity(all.size());
+}
+
+TrialResult PointSourceSignalTrials::operator()(std::uint64_t seed, std::int64_t trial, const Events& injected)
+{
+    // The scramble of PointSourceEvents::scramble: event i takes draw i of stream (seed, trial).
+    CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
+    const double two_pi = 2.0 * std::numbers::pi;
+    for (Eigen::Index i = 0; i < x_.size(); ++i) {
+        const double ra = two_pi * rng.uniform();
+        x_[i] = cos_dec_[i] * std::cos(ra);
+        y_[i] = cos_dec_[i] * std::sin(ra);
+    }
+    const Eigen::Index nb = x_.size(), ni = injected.size();
+    vmf_density(x_, y_, z_, vmf_, source_, sob_);
+    sob_ /= background_density_;
+    EventEnergyRatios injected_ratios;
+    if (ni > 0) {
+        vmf_density(injected.x, injected.y, injected.z, injected.sigma, source_, injected_sob_);
+        pdfs_.background.background_density(injected.z, injected_density_);
+        injected_sob_ /= injected_density_;
+        injected_ratios = pdfs_.energy ? pdfs_.energy->event_ratios(injected.z, injected.log10_energy)
+                                       : EventEnergyRatios::unity(ni);
+    }
+    const double n_total = static_cast<double>(nb + ni);
+    const EventTotals totals{n_total, n_total};
+    const auto n = static_cast<std::size_t>(nb + ni);
+    FitResult r;
+    if (!pdfs_.energy) {
+        Eigen::ArrayXd all(nb + ni);
+        all << sob_, injected_sob_.head(ni);
+        r = fitter_.fit_ns(all.data(), n, totals, reduce_nothing);
+        r.gamma = std::numeric_limits<double>::quiet_NaN();
+    } else {
+        r = fitter_.fit(
+            [&](double gamma, double* out) {
+                ratios_.multiply(gamma, sob_.data(), out);
+                if (ni > 0) injected_ratios.multiply(gamma, injected_sob_.data(), out + nb);
+            },
+            n, totals, reduce_nothing);
+    }
+    return TrialResult{r.ts, r.ns, r.gamma};
+}
+
+void run_point_source_injection_task(EventSample& sample, const PointSourcePdfs& pdfs,
+                                     const PointSourceInjectionSettings& s, RunContext& context)
+{
+    const Comm& comm = context.comm;
+    const bool any_mc = comm.sum(static_cast<std::int64_t>(sample.mc.size())) > 0;
+    if (!any_mc) throw Error("point_source: task " + context.job.task() + " needs MC events to inject");
+    const InjectionPool pool = point_source_injection_pool(sample.mc, s.ra, s.dec, s.gamma, s.band, s.e0_gev,
+                                                           sample.livetime_s, comm);
+    // Flux unit: E^2 dN/dE at E0 in TeV cm^-2 s^-1 of a point flux Phi0 (E/E0)^-gamma; one
+    // unit is e2_flux_tev(1 event) events^-1, so events per unit = 1 / e2_flux_tev(1, mu(1), 1, E0).
+    InjectionSetup setup;
+    setup.pool = &pool;
+    if (sample.livetime_s > 0 && pool.events_per_unit_flux > 0) {
+        setup.events_per_flux_unit = 1.0 / e2_flux_tev(1.0, pool.events_per_unit_flux, 1.0, s.e0_gev);
+    }
+    char name[120];
+    std::snprintf(name, sizeof name, "E^2 dN/dE at %g GeV [TeV cm^-2 s^-1], point flux E^-%g", s.e0_gev, s.gamma);
+    setup.flux_name = name;
+    setup.label = "point-source " + context.job.task() + " trials";
+
+    Events all = sample.data.allgather(comm);
+    PointSourceSignalTrials trials(all, pdfs, unit_vector(s.ra, s.dec));
+    const auto seed = static_cast<std::uint64_t>(context.job.seed());
+    SignalTrialFn fn = [&](std::int64_t t, const Events& injected) { return trials(seed, t, injected); };
+    auto& g = context.results.group("/injection").attributes;
+    g["source_ra_deg"] = s.ra * 180.0 / std::numbers::pi;
+    g["source_dec_deg"] = s.dec * 180.0 / std::numbers::pi;
+    g["band_deg"] = s.band * 180.0 / std::numbers::pi;
+    if (context.job.task() == "inject")
+        run_inject_task(context, setup, fn);
+    else
+        run_sensitivity_task(context, setup, fn);
+}
+
+}  // namespace nusky

@@ -1,0 +1,42 @@
+#pragma once
+// Tasks inject and sensitivity of the point-source likelihood (docs/PHYSICS.md section 9):
+// signal trials = the RA-scrambled sample plus MC events injected at the source, fitted for
+// (n_s, gamma). See likelihood/common/injection_tasks.hpp for the tasks' output.
+#include "likelihood/common/inject.hpp"
+#include "likelihood/point_source/point_source.hpp"
+#include "nusky/stages.hpp"
+#include "nusky/trials.hpp"
+
+namespace nusky {
+
+// A trial's fit on background events (scrambled per trial) plus injected events. The
+// background part is the whole replicated sample; each trial is a pure function of (seed, trial,
+// injected events). Background trials (nothing injected) give the same TS as PointSourceEvents.
+class PointSourceSignalTrials {
+public:
+    PointSourceSignalTrials(const Events& all_data, const PointSourcePdfs& pdfs, const UnitVector& source);
+    TrialResult operator()(std::uint64_t seed, std::int64_t trial, const Events& injected);
+
+private:
+    const PointSourcePdfs& pdfs_;
+    UnitVector source_;
+    Eigen::ArrayXd cos_dec_, x_, y_, z_;
+    VmfEventConstants vmf_;
+    Eigen::ArrayXd background_density_;
+    EventEnergyRatios ratios_;
+    Eigen::ArrayXd sob_, injected_sob_, injected_density_;
+    PointSourceFitter fitter_;
+};
+
+struct PointSourceInjectionSettings {
+    double ra = 0, dec = 0;   // source [rad]
+    double gamma = 2.0;       // injected spectrum E^-gamma
+    double band = 0.0;        // true-declination band half-width [rad]
+    double e0_gev = 1e5;      // flux pivot
+};
+
+// Runs job.task() == "inject" or "sensitivity" (collective).
+void run_point_source_injection_task(EventSample& sample, const PointSourcePdfs& pdfs,
+                                     const PointSourceInjectionSettings& settings, RunContext& context);
+
+}  // namespace nusky

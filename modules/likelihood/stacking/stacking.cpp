@@ -1,0 +1,305 @@
+#include "likelihood/stacking/stacking.hpp"
+
+#include "likelihood/common/trial_tasks.hpp"
+#include "readers/simulation/simulation_reader.hpp"
+#include "nusky/error.hpp"
+#include "nusky/log.hpp"
+#include "nusky/registry.hpp"
+#include "nusky/rng.hpp"
+#include "nusky/stages.hpp"
+#include "nusky/trials.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numbers>
+
+namespace nusky {
+
+namespace {
+constexpr double kPi = std::numbers::pi;
+constexpr double deg = kPi / 180.0;
+}  // namespace
+
+StackingAcceptance::StackingAcceptance(const std::vector<Source>& sources, const GammaGrid& grid)
+    : grid_(grid), n_sources_(sources.size()),
+      values_(static_cast<std::size_t>(grid.size) * sources.size(), 1.0)
+{
+}
+
+StackingAcceptance::StackingAcceptance(const std::vector<Source>& sources, const GammaGrid& grid,
+                                       const Events& mc, int bins, const Comm& comm)
+    : grid_(grid), n_sources_(sources.size()), from_mc_(true)
+{
+    if (bins < 1) throw Error("stacking: need at least one acceptance bin");
+    const auto G = static_cast<std::size_t>(grid.size), B = static_cast<std::size_t>(bins);
+    const double width = 2.0 / static_cast<double>(bins);
+    // The MC's (bin, log E, OW) gathered in the global MC order and summed in that order on
+    // every rank: the same floating-point sums whatever the rank count (a reduction of
+    // per-rank partial sums would round differently for different rank counts).
+    std::vector<double> bin, log_e, ow;
+    for (Eigen::Index i = 0; i < mc.size(); ++i) {
+        const double z = std::sin(mc.true_dec[i]);
+        if (!(mc.oneweight[i] > 0.0) || !(mc.true_energy[i] > 0.0) || !std::isfinite(z)) continue;
+        bin.push_back(static_cast<double>(
+            std::min<std::size_t>(B - 1, static_cast<std::size_t>(std::max(0.0, (z + 1.0) / width)))));
+        log_e.push_back(std::log(mc.true_energy[i]));
+        ow.push_back(mc.oneweight[i]);
+    }
+    bin = comm.allgather(bin);
+    log_e = comm.allgather(log_e);
+    ow = comm.allgather(ow);
+    std::vector<double> hist(G * B, 0.0);
+    for (std::size_t i = 0; i < ow.size(); ++i) {
+        const auto b = static_cast<std::size_t>(bin[i]);
+        for (std::size_t g = 0; g < G; ++g) hist[g * B + b] += ow[i] * std::exp(-grid.value(static_cast<int>(g)) * log_e[i]);
+    }
+    // Per gamma: the value at each source, linear between bin centres, constant beyond the outer ones.
+    values_.assign(G * n_sources_, 0.0);
+    for (std::size_t g = 0; g < G; ++g) {
+        for (std::size_t k = 0; k < n_sources_; ++k) {
+            const double x = (std::sin(sources[k].dec) + 1.0) / width - 0.5;  // in bin-centre units
+            double v;
+            if (x <= 0.0) v = hist[g * B];
+            else if (x >= static_cast<double>(B - 1)) v = hist[g * B + B - 1];
+            else {
+                const auto j = static_cast<std::size_t>(std::floor(x));
+                const double t = x - static_cast<double>(j);
+                v = (1.0 - t) * hist[g * B + j] + t * hist[g * B + j + 1];
+            }
+            values_[g * n_sources_ + k] = v;
+        }
+    }
+}
+
+std::vector<double> StackingAcceptance::coefficients(const std::vector<Source>& sources, double gamma) const
+{
+    int k0;
+    double t;
+    grid_.locate(gamma, k0, t);
+    std::vector<double> acc(n_sources_);
+    for (std::size_t k = 0; k < n_sources_; ++k) {
+        double v = values_[static_cast<std::size_t>(k0) * n_sources_ + k];
+        if (t > 0.0) v = (1.0 - t) * v + t * values_[static_cast<std::size_t>(k0 + 1) * n_sources_ + k];
+        acc[k] = v;
+    }
+    return stacking_coefficients(sources, acc);
+}
+
+std::vector<double> StackingAcceptance::grid_weights(const std::vector<Source>& sources, int g) const
+{
+    std::vector<double> w(n_sources_);
+    for (std::size_t k = 0; k < n_sources_; ++k)
+        w[k] = sources[k].weight * values_[static_cast<std::size_t>(g) * n_sources_ + k];
+    return w;
+}
+
+StackingEvents::StackingEvents(const Events& events, const PointSourcePdfs& pdfs, const std::vector<Source>& sources,
+                               const StackingAcceptance& acceptance, double n_total)
+    : pdfs_(pdfs), sources_(sources), acceptance_(acceptance), x_(events.x), y_(events.y), z_(events.z),
+      cos_dec_(events.dec.cos()), vmf_(vmf_event_constants(events.sigma)), has_energy_(pdfs.energy.has_value()),
+      n_total_(n_total)
+{
+    pdfs.background.background_density(events.z, background_density_);
+    ratios_ = has_energy_ ? pdfs.energy->event_ratios(events.z, events.log10_energy)
+                          : EventEnergyRatios::unity(events.size());
+    compute_matrix();
+}
+
+void StackingEvents::compute_matrix()
+{
+    const Eigen::Index n = x_.size(), K = static_cast<Eigen::Index>(sources_.size());
+    sob_.resize(n, K);
+    Eigen::ArrayXd column;
+    for (Eigen::Index k = 0; k < K; ++k) {
+        const auto& s = sources_[static_cast<std::size_t>(k)];
+        vmf_density(x_, y_, z_, vmf_, unit_vector(s.ra, s.dec), column);
+        sob_.col(k) = (column / background_density_).matrix();
+    }
+    const auto G = static_cast<std::size_t>(acceptance_.grid().size);
+    grid_stacked_.resize(G);
+    grid_norm_.assign(G, 0.0);
+    grid_ready_.assign(G, 0);
+}
+
+const Eigen::VectorXd& StackingEvents::grid_vector(int g)
+{
+    const auto i = static_cast<std::size_t>(g);
+    if (!grid_ready_[i]) {
+        const auto w = acceptance_.grid_weights(sources_, g);
+        double norm = 0.0;
+        for (double v : w) norm += v;
+        grid_norm_[i] = norm;
+        grid_stacked_[i] = sob_ * Eigen::Map<const Eigen::VectorXd>(w.data(), static_cast<Eigen::Index>(w.size()));
+        grid_ready_[i] = 1;
+    }
+    return grid_stacked_[i];
+}
+
+void StackingEvents::scramble(std::uint64_t seed, std::int64_t trial)
+{
+    CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
+    const double two_pi = 2.0 * kPi;
+    for (Eigen::Index i = 0; i < x_.size(); ++i) {
+        const double ra = two_pi * rng.uniform();
+        x_[i] = cos_dec_[i] * std::cos(ra);
+        y_[i] = cos_dec_[i] * std::sin(ra);
+    }
+    compute_matrix();
+}
+
+FitResult StackingEvents::fit(const ReduceSum& reduce)
+{
+    const auto n = static_cast<std::size_t>(x_.size());
+    const EventTotals totals{n_total_, n_total_};
+    auto stack = [&](double gamma) {
+        int g;
+        double t;
+        acceptance_.grid().locate(gamma, g, t);
+        const Eigen::VectorXd& lo = grid_vector(g);
+        if (t > 0.0) {
+            const Eigen::VectorXd& hi = grid_vector(g + 1);
+            const double norm = (1.0 - t) * grid_norm_[static_cast<std::size_t>(g)] +
+                                t * grid_norm_[static_cast<std::size_t>(g) + 1];
+            if (!(norm > 0.0)) throw Error("stacking: the weighted acceptance of all sources is zero");
+            stacked_ = ((1.0 - t) * lo + t * hi) / norm;
+        } else {
+            if (!(grid_norm_[static_cast<std::size_t>(g)] > 0.0))
+                throw Error("stacking: the weighted acceptance of all sources is zero");
+            stacked_ = lo / grid_norm_[static_cast<std::size_t>(g)];
+        }
+    };
+    if (!has_energy_) {
+        stack(2.0);  // no energy term: the acceptance of an E^-2 spectrum
+        auto r = fitter_.fit_ns(stacked_.data(), n, totals, reduce);
+        r.gamma = std::numeric_limits<double>::quiet_NaN();
+        return r;
+    }
+    return fitter_.fit(
+        [&](double gamma, double* out) {
+            stack(gamma);
+            ratios_.multiply(gamma, stacked_.data(), out);
+        },
+        n, totals, reduce);
+}
+
+namespace {
+
+class StackingLikelihood : public Likelihood {
+public:
+    Parameter<std::string> catalog{this, "catalog", "",
+                                   "source catalog (name ra_deg dec_deg [weight] per line); default: the "
+                                   "109-source list catalogs/Source_List_DNNC.txt of the gp2023 release"};
+    Parameter<std::int64_t> max_sources{this, "max_sources", 0, "use only the first N sources (0: all)"};
+    Parameter<bool> acceptance_weighting{this, "acceptance_weighting", true,
+                                         "multiply the weights by the MC acceptance at each source (needs MC)"};
+    Parameter<std::int64_t> acceptance_bins{this, "acceptance_bins", 40, "sin(true dec) bins of the acceptance"};
+    Parameter<std::int64_t> sin_dec_bins{this, "sin_dec_bins", 40, "bins of the background sin(dec) histogram"};
+    Parameter<bool> use_energy{this, "use_energy", true, "use the energy ratio (needs MC; R = 1 without)"};
+    Parameter<std::int64_t> energy_bins{this, "energy_bins", 30, "log10 E bins of the energy PDFs"};
+    Parameter<std::int64_t> energy_sin_dec_bins{this, "energy_sin_dec_bins", 20, "sin(dec) bins of the energy PDFs"};
+    Parameter<double> log10e_min{this, "log10e_min", 1.0, "lower edge of the energy PDFs [log10 GeV]"};
+    Parameter<double> log10e_max{this, "log10e_max", 8.0, "upper edge of the energy PDFs [log10 GeV]"};
+
+    void validate() override
+    {
+        if (max_sources() < 0) throw max_sources.error("must be >= 0");
+        if (acceptance_bins() < 1) throw acceptance_bins.error("must be >= 1");
+        if (sin_dec_bins() < 2) throw sin_dec_bins.error("must be >= 2");
+        if (energy_bins() < 1) throw energy_bins.error("must be >= 1");
+        if (energy_sin_dec_bins() < 1) throw energy_sin_dec_bins.error("must be >= 1");
+        if (log10e_min() >= log10e_max()) throw log10e_min.error("must be below log10e_max");
+    }
+
+    std::vector<std::string> tasks() const override { return {"fit", "trials"}; }
+
+    void prepare(RunContext&) override
+    {
+        path_ = catalog().empty() ? find_gp2023_dir() + "/catalogs/Source_List_DNNC.txt" : catalog();
+        sources_ = read_source_catalog(path_);
+        if (max_sources() > 0 && static_cast<std::size_t>(max_sources()) < sources_.size())
+            sources_.resize(static_cast<std::size_t>(max_sources()));
+    }
+
+    PointSourceSettings settings() const
+    {
+        PointSourceSettings s;
+        s.sin_dec_bins = static_cast<int>(sin_dec_bins());
+        s.use_energy = use_energy();
+        s.energy_binning.n_log_energy = static_cast<int>(energy_bins());
+        s.energy_binning.n_sin_dec = static_cast<int>(energy_sin_dec_bins());
+        s.energy_binning.log_energy_min = log10e_min();
+        s.energy_binning.log_energy_max = log10e_max();
+        return s;
+    }
+
+    void run(EventSample& sample, RunContext& context) override
+    {
+        const Comm& comm = context.comm;
+        const auto pdf_settings = settings();
+        PointSourcePdfs pdfs(sample.data, sample.mc, comm, pdf_settings);
+        const bool any_mc = comm.sum(static_cast<std::int64_t>(sample.mc.size())) > 0;
+        const bool weighted = acceptance_weighting() && any_mc;
+        if (acceptance_weighting() && !any_mc) log::warn("stacking: no MC, sources weighted by their catalog weights only");
+        const StackingAcceptance acceptance =
+            weighted ? StackingAcceptance(sources_, pdf_settings.gamma_grid, sample.mc,
+                                          static_cast<int>(acceptance_bins()), comm)
+                     : StackingAcceptance(sources_, pdf_settings.gamma_grid);
+        const double n_total = static_cast<double>(comm.sum(static_cast<std::int64_t>(sample.data.size())));
+        auto reduce = [&comm](double* values, int n) { comm.sum(values, n); };
+
+        StackingEvents shard(sample.data, pdfs, sources_, acceptance, n_total);
+        const FitResult observed = shard.fit(reduce);
+        auto& fit = context.results.group("/fit");
+        fit.attributes["ts"] = observed.ts;
+        fit.attributes["ns"] = observed.ns;
+        fit.attributes["gamma"] = observed.gamma;
+        fit.attributes["n_events"] = static_cast<std::int64_t>(n_total);
+        fit.attributes["n_evaluations"] = static_cast<std::int64_t>(observed.n_evaluations);
+        fit.attributes["n_sources"] = static_cast<std::int64_t>(sources_.size());
+        fit.attributes["catalog"] = path_;
+        fit.attributes["acceptance"] = std::string(weighted ? "mc" : "equal");
+        fit.attributes["energy_term"] = std::string(shard.has_energy() ? "mc" : "none");
+        std::vector<std::string> names;
+        std::vector<double> ra, dec, weight;
+        for (const auto& s : sources_) {
+            names.push_back(s.name);
+            ra.push_back(s.ra / deg);
+            dec.push_back(s.dec / deg);
+            weight.push_back(s.weight);
+        }
+        const double gamma_for_coefficients = std::isfinite(observed.gamma) ? observed.gamma : 2.0;
+        context.results.set_replicated("/stacking", "name", names, comm);
+        context.results.set_replicated("/stacking", "ra_deg", ra, comm);
+        context.results.set_replicated("/stacking", "dec_deg", dec, comm);
+        context.results.set_replicated("/stacking", "weight", weight, comm);
+        context.results.set_replicated("/stacking", "coefficient",
+                                       acceptance.coefficients(sources_, gamma_for_coefficients), comm);
+        log::info("stacking of " + std::to_string(sources_.size()) + " sources (" + path_ + "): TS " +
+                  std::to_string(observed.ts) + ", n_s " + std::to_string(observed.ns) +
+                  (shard.has_energy() ? ", gamma " + std::to_string(observed.gamma) : ""));
+        if (context.job.task() != "trials") return;
+
+        Events all = sample.data.allgather(comm);
+        StackingEvents replica(all, pdfs, sources_, acceptance, n_total);
+        auto campaign = make_campaign(context, "stacking trials");
+        auto block = run_trial_campaign(campaign, comm, [&](std::int64_t trial) {
+            replica.scramble(campaign.seed, trial);
+            auto r = replica.fit(reduce_nothing);
+            return TrialResult{r.ts, r.ns, r.gamma};
+        });
+        store_trials(campaign, block, context.results, comm);
+        record_pvalue(observed.ts, block, context);
+    }
+
+private:
+    std::string path_;
+    std::vector<Source> sources_;
+};
+
+}  // namespace
+
+NUSKY_REGISTER_MODULE(likelihood, StackingLikelihood, "stacking",
+                      "stacking of a source catalog: one (n_s, gamma), sources weighted by weight x acceptance")
+
+}  // namespace nusky
