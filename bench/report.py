@@ -109,13 +109,15 @@ def main():
             r = runs.get((key, np_))
             if not r:
                 continue
-            phase = median([x["phase"] for x in r])
+            timed_out = any(x["phase"] < 0 for x in r)
+            phase = median([abs(x["phase"]) for x in r])
             entry[np_] = {
                 "n": len(r),
                 "wall": median([x["wall"] for x in r]),
                 "phase": phase,
                 "rate": r[0]["items"] / phase if phase and not math.isnan(phase) else float("nan"),
-                "peak_mb": max(x["peak"] for x in r) / 1024.0,
+                "peak_mb": max((x["peak"] for x in r if not math.isnan(x["peak"])), default=float("nan")) / 1024.0,
+                "timed_out": timed_out,
             }
             entry[np_]["per_core"] = entry[np_]["rate"] / np_
         if 1 in entry and 2 in entry:
@@ -146,10 +148,14 @@ def main():
             speed = ""
             if np_ == 2 and "speedup" in e:
                 speed = f"{e['speedup']:.2f}x" + (" met" if e["speedup"] >= SCALING_TARGET else " not met")
+            bound = "> " if m["timed_out"] else ""
+            rate_bound = "< " if m["timed_out"] else ""
+            if m["timed_out"] and ok is not None:
+                mark = " **not met** (stopped at the time limit)"
             lines.append(
-                f"| {e['title']} | {np_} | {fmt(m['wall'])} | {fmt(m['phase'])} | "
-                f"{fmt(m['rate'])} {e['unit']} | {fmt(m['per_core'])} | {target}{mark} | "
-                f"{m['peak_mb']:.0f} | {speed} |")
+                f"| {e['title']} | {np_} | {bound}{fmt(m['wall'])} | {bound}{fmt(m['phase'])} | "
+                f"{rate_bound}{fmt(m['rate'])} {e['unit']} | {rate_bound}{fmt(m['per_core'])} | {target}{mark} | "
+                f"{fmt(m['peak_mb'])} | {speed} |")
     table = "\n".join(lines)
     print(table)
 

@@ -89,7 +89,7 @@ def scan_map(f, name, out):
     plot_line_lonlat(ra, dec, color="deepskyblue", linestyle="--", linewidth=1.2)
     hp.projscatter([gc_ra], [gc_dec], lonlat=True, marker="x", color="deepskyblue", s=50)
     hp.projtext(gc_ra, gc_dec - 8, "GC", lonlat=True, color="deepskyblue", fontsize=9)
-    for ra_label in (0, 90, 180, 270):
+    for ra_label in (0, 90, 270):  # 180 is the edge
         hp.projtext(ra_label, 2, f"{ra_label}°", lonlat=True, color="0.8", fontsize=8)
     if "/scan/hotspots" in f:
         h = f["/scan/hotspots"]

@@ -276,6 +276,30 @@ std::string format_summary(const RunSummary& summary)
             rows.emplace_back("flux", number(*d) + unit + what);
         }
     }
+    // A scan: the hottest spot of each hemisphere (/scan/hotspots, replicated datasets).
+    auto hot = summary.results.groups.find("/scan/hotspots");
+    if (hot != summary.results.groups.end()) {
+        auto column = [&](const char* name) -> const std::vector<double>* {
+            auto d = hot->second.datasets.find(name);
+            return d == hot->second.datasets.end() ? nullptr : std::get_if<std::vector<double>>(&d->second.local);
+        };
+        auto names = hot->second.datasets.find("hemisphere");
+        const auto* ra = column("ra_deg");
+        const auto* dec = column("dec_deg");
+        const auto* ts = column("ts");
+        const auto* p = column("mlog10p");
+        const auto* labels = names == hot->second.datasets.end()
+                                 ? nullptr
+                                 : std::get_if<std::vector<std::string>>(&names->second.local);
+        if (ra && dec && ts && p && labels) {
+            for (std::size_t i = 0; i < std::min({ra->size(), dec->size(), ts->size(), p->size(), labels->size()}); ++i) {
+                char buffer[160];
+                std::snprintf(buffer, sizeof buffer, "RA %.2f deg, Dec %.2f deg: TS %.3f, -log10 p %.3f", (*ra)[i],
+                              (*dec)[i], (*ts)[i], (*p)[i]);
+                rows.emplace_back("hottest " + (*labels)[i], buffer);
+            }
+        }
+    }
     for (const auto& [path, group] : summary.results.groups) {
         auto s = group.attributes.find("summary");
         if (s != group.attributes.end()) {

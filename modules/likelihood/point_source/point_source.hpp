@@ -81,6 +81,7 @@ private:
     double candidates_z_ = 2.0;  // sin(dec) the candidates were selected for (2: none yet)
     std::vector<Eigen::Index> candidates_;
     Eigen::ArrayXd cand_x_, cand_y_;        // trial(): candidates' scrambled positions
+    Eigen::ArrayXd exponent_;               // per candidate: vMF exponent, then its exp
     std::vector<Eigen::Index> kept_;
     Eigen::ArrayXd kept_sob_;
 };
