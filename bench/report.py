@@ -5,6 +5,7 @@ Input: a TSV of runs (case, ranks, run, wall_s, phase_s, items, peak_kB), the pe
 the trial kernels, and the build directory (for the compile flags)."""
 import argparse
 import datetime
+import glob
 import math
 import os
 import re
@@ -91,6 +92,7 @@ def main():
     ap.add_argument("--elapsed", type=float, default=float("nan"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--scan-state", default="measured")
+    ap.add_argument("--load", default=None, help="uptime line to report (default: now)")
     args = ap.parse_args()
 
     runs = {}
@@ -101,6 +103,25 @@ def main():
         key = (f[0], int(f[1]))
         runs.setdefault(key, []).append(
             {"wall": float(f[3]), "phase": float(f[4]), "items": float(f[5]), "peak": float(f[6])})
+
+    # CPU share of each rank: (user + sys) / elapsed from GNU time (bench/rank-time.sh), the
+    # median over runs of the mean over ranks. Below 1 the rank waited for a core (other load).
+    work = os.path.dirname(os.path.abspath(args.results))
+
+    def cpu_share(key, np_):
+        shares = []
+        for d in glob.glob(os.path.join(work, f"{key}.np{np_}.r*")):
+            per_rank = []
+            for f in glob.glob(os.path.join(d, "rank.*")):
+                try:
+                    mem, elapsed, user, system = (float(x) for x in open(f).read().split()[:4])
+                    if elapsed > 0:
+                        per_rank.append((user + system) / elapsed)
+                except (OSError, ValueError):
+                    pass
+            if per_rank:
+                shares.append(sum(per_rank) / len(per_rank))
+        return median(shares) if shares else float("nan")
 
     rows = []
     for key, title, unit, per_core_target, wall_target in CASES:
@@ -118,6 +139,7 @@ def main():
                 "rate": r[0]["items"] / phase if phase and not math.isnan(phase) else float("nan"),
                 "peak_mb": max((x["peak"] for x in r if not math.isnan(x["peak"])), default=float("nan")) / 1024.0,
                 "timed_out": timed_out,
+                "cpu": cpu_share(key, np_),
             }
             entry[np_]["per_core"] = entry[np_]["rate"] / np_
         if 1 in entry and 2 in entry:
@@ -128,8 +150,8 @@ def main():
 
     # ---- the one table (stdout and the doc) ----
     header = ("| case | ranks | wall [s] | phase [s] | rate | per core | target | peak RSS/rank [MB] "
-              "| speed-up 1->2 (target >= 1.85) |")
-    lines = [header, "|" + "---|" * 9]
+              "| CPU share/rank | speed-up 1->2 (target >= 1.85) |")
+    lines = [header, "|" + "---|" * 10]
     verdicts = []
     for e in rows:
         for np_ in (1, 2):
@@ -155,13 +177,13 @@ def main():
             lines.append(
                 f"| {e['title']} | {np_} | {bound}{fmt(m['wall'])} | {bound}{fmt(m['phase'])} | "
                 f"{rate_bound}{fmt(m['rate'])} {e['unit']} | {rate_bound}{fmt(m['per_core'])} | {target}{mark} | "
-                f"{fmt(m['peak_mb'])} | {speed} |")
+                f"{fmt(m['peak_mb'])} | {fmt(m['cpu'], 2)} | {speed} |")
     table = "\n".join(lines)
     print(table)
 
     mach = machine()
     flags = build_flags(args.build)
-    load = sh("uptime")
+    load = args.load or sh("uptime")
     profiles = open(args.profiles).read().strip() if os.path.exists(args.profiles) else ""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -178,7 +200,7 @@ Written by `bench/run.sh` ({now}); do not edit by hand: the analysis text comes 
 
 - CPU: {mach['model']}, {mach['cpus']} CPUs ({mach['cores']} cores per socket), L2 {mach['l2']},
   L3 {mach['l3']}, hypervisor {mach['hypervisor']} (no hardware performance counters in the guest:
-  profiles use perf's software clock and valgrind's cache simulation).
+  profiles use perf's software clock; cache effects were measured by changing layouts).
 - Load while measuring: `{load}` (the machine is shared; figures are medians over {args.runs} runs).
 - Compiler: {flags['compiler']}; build type {flags['build_type']}; flags `{flags['flags']}`
   (NUSKY_NATIVE={flags['native']}; no -ffast-math anywhere).
@@ -191,7 +213,10 @@ Rates are over the trial (scan, read) phase as rank 0 reports it (all ranks' tri
 phase's wall time, checkpoint writes included, setup excluded); "per core" divides by the ranks
 (one core each). Wall is the whole `mpirun` (setup included: simulating the 1 M-event MC set,
 smoothing the template). Speed-up is phase(1 rank) / phase(2 ranks). Peak RSS is GNU time's
-maximum resident set size, the largest over ranks.
+maximum resident set size, the largest over ranks. CPU share is a rank's (user + sys) time over
+its elapsed time (whole run, median over runs): below 1 the rank was waiting for a core that other
+jobs on this shared machine held, which caps the speed-up (1 rank gets the least loaded core,
+2 ranks must share both).
 
 {table}
 

@@ -148,7 +148,7 @@ EOF
 #   reader (time between the "reading events" and "read N events" log lines).
 run_case() {
     local name=$1 np=$2 config=$3 items=$4 phase=$5 r
-    for r in $(seq 1 "$runs"); do
+    for r in ${6:-$(seq 1 "$runs")}; do
         local dir=$work/$name.np$np.r$r
         mkdir -p "$dir"
         local t0 t1 rc=0
@@ -194,9 +194,16 @@ scan_available() {
 write_configs
 echo "bench/run.sh: work directory $work" >&2
 
-for np in 1 2; do run_case template "$np" "$work/template.ini" "$tpl_trials" "template trials"; done
-for np in 1 2; do run_case ps_cascades "$np" "$work/ps_cascades.ini" "$ps_trials" "point-source trials"; done
-for np in 1 2; do run_case ps_ic40 "$np" "$work/ps_ic40.ini" "$ic40_trials" "point-source trials"; done
+# 1- and 2-rank runs alternate, so that both see the same background load on a shared machine.
+for r in $(seq 1 "$runs"); do
+    for np in 1 2; do run_case template "$np" "$work/template.ini" "$tpl_trials" "template trials" "$r"; done
+done
+for r in $(seq 1 "$runs"); do
+    for np in 1 2; do run_case ps_cascades "$np" "$work/ps_cascades.ini" "$ps_trials" "point-source trials" "$r"; done
+done
+for r in $(seq 1 "$runs"); do
+    for np in 1 2; do run_case ps_ic40 "$np" "$work/ps_ic40.ini" "$ic40_trials" "point-source trials" "$r"; done
+done
 
 # HDF5 read of 1.1 M events (no MC) on 2 ranks.
 if [ ! -f "$work/sky_1.1M.h5" ]; then
@@ -206,13 +213,13 @@ fi
 run_case read_hdf5 2 "$work/read_hdf5.ini" 1100000 read
 
 # All-sky scans (task scan), when this build has it. Scans take longest: BENCH_SCAN_RUNS runs
-# (default 1) at 2 ranks, each stopped after BENCH_SCAN_TIMEOUT s (default 120); one at 1 rank
+# (default 1) at 2 ranks, each stopped after BENCH_SCAN_TIMEOUT s (default 90); one at 1 rank
 # too with BENCH_SCAN_1RANK=1.
 if scan_available; then
     scan_runs=${BENCH_SCAN_RUNS:-1}
     saved_runs=$runs
     runs=$scan_runs
-    case_timeout=${BENCH_SCAN_TIMEOUT:-120}
+    case_timeout=${BENCH_SCAN_TIMEOUT:-90}
     run_case scan_cascades 2 "$work/scan_cascades.ini" 196608 scan
     run_case scan_ic40 2 "$work/scan_ic40.ini" 786432 scan
     if [ "${BENCH_SCAN_1RANK:-0}" = 1 ]; then
@@ -221,7 +228,7 @@ if scan_available; then
     fi
     runs=$saved_runs
     case_timeout=0
-    scan_state="measured with pvalue_trials = 0, ${scan_runs} run(s), stopped after ${BENCH_SCAN_TIMEOUT:-120} s"
+    scan_state="measured with pvalue_trials = 0, ${scan_runs} run(s), stopped after ${BENCH_SCAN_TIMEOUT:-90} s"
 else
     scan_state="not available in this build (nusky validate: $(grep -m1 -i 'error\|task' "$work/scan_validate.log" || true))"
 fi

@@ -10,6 +10,10 @@ cat=$WORK/cat
 "$PY" "$root/tests/robustness/make_cases.py" "$cat" > /dev/null
 out=$cat/out/result.h5
 jobs=${ROBUSTNESS_JOBS:-2}
+# When a rank exits non-zero, mpirun by default waits ~2 s (SIGTERM, then SIGKILL) before it
+# returns, even though every rank is gone; not waiting makes the 222 runs take half the time.
+# (Every run still ends within seconds with the default: the slowest was 4 s.)
+export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-0}
 
 # How to run the permission cases (root reads and writes everything).
 as_user=()
