@@ -30,6 +30,23 @@ std::string trim(const std::string& s)
     return s.substr(b, e - b + 1);
 }
 
+// The first line Boost's INI parser would reject: not blank, not a comment, not a
+// "[section]" header and without '='.
+std::string describe_syntax_error(const std::string& text)
+{
+    std::istringstream in(text);
+    std::string line;
+    for (int number = 1; std::getline(in, line); ++number) {
+        std::string t = trim(line);
+        if (t.empty() || t[0] == '#' || t[0] == ';') continue;
+        bool header = t.front() == '[' && t.back() == ']';
+        if (!header && (t.front() == '[' || t.find('=') == std::string::npos || t[0] == '=')) {
+            return "line " + std::to_string(number) + ": invalid line (expected [section] or key = value)";
+        }
+    }
+    return "invalid INI syntax";
+}
+
 bool known_section(const std::string& section)
 {
     const auto& names = Config::sections();
@@ -48,8 +65,10 @@ Config Config::from_string(const std::string& text, const std::string& name,
     po::parsed_options parsed(&none);
     try {
         parsed = po::parse_config_file(in, none, /*allow_unregistered=*/true);
-    } catch (const po::error& e) {
-        throw Error(name + ": " + e.what());
+    } catch (const po::error&) {
+        // Not e.what(): Boost substitutes "%name%" placeholders in its messages and loops
+        // forever when the offending line itself contains one (found by fuzz/fuzz_config).
+        throw Error(name + ": " + describe_syntax_error(text));
     }
     for (const auto& option : parsed.options) {
         const std::string& full_key = option.string_key;

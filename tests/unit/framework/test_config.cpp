@@ -118,3 +118,13 @@ TEST(Registry, EveryModuleCanBeCreatedAndDescribed)
         }
     }
 }
+
+TEST(Config, SyntaxErrorNamesTheLineWithoutHanging)
+{
+    // A line holding Boost's own placeholder text used to hang its error formatting (fuzzer find).
+    auto message = error_of(
+        [] { Config::from_string("[jo%invalid_line%point_source.ra_deg = 05\ndec_deg = 5\n", "t.ini"); });
+    EXPECT_EQ(message.rfind("t.ini: ", 0), 0u) << message;
+    auto second = error_of([] { Config::from_string("[job]\ntask = fit\nnot a key\n", "t.ini"); });
+    EXPECT_EQ(second, "t.ini: line 3: invalid line (expected [section] or key = value)");
+}
