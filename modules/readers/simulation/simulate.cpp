@@ -6,6 +6,10 @@
 
 #include <healpix_base.h>
 
+#include <boost/math/quadrature/gauss.hpp>
+#include <boost/math/tools/minima.hpp>
+#include <boost/math/tools/roots.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -106,7 +110,6 @@ struct Prepared {
     double sigma_overflow_fraction = 0.0;
     double sigma_tail_scale_deg = 1.0;
     std::vector<Cdf> eres_rows;
-    Eigen::ArrayXd psf_sigma;  // vMF sigma (rad) on the angres_energy grid
 
     Prepared(const SimulationConfig& c, const SimulationInputs& i) : in(i), cfg(c)
     {
@@ -122,24 +125,9 @@ struct Prepared {
             sigma_tail_scale_deg = last_density > 0 ? (n_all - n_hist) / last_density : 1.0;
         }
         for (Eigen::Index r = 0; r < in.eres.rows(); ++r) eres_rows.emplace_back(in.eres.row(r).transpose());
-        psf_sigma.resize(in.angres_median_deg.size());
-        for (Eigen::Index k = 0; k < psf_sigma.size(); ++k) {
-            psf_sigma[k] = 1.0 / std::sqrt(vmf_kappa_for_median(in.angres_median_deg[k] * kDeg));
-        }
     }
 
     double floor() const { return cfg.sigma_floor_deg * kDeg; }
-
-    // vMF sigma of the PSF at true energy E (rad), log-interpolated, clamped.
-    double psf(double energy) const
-    {
-        const auto& x = in.angres_energy;
-        if (energy <= x[0]) return psf_sigma[0];
-        if (energy >= x[x.size() - 1]) return psf_sigma[psf_sigma.size() - 1];
-        std::size_t k = find_bin(x, energy);
-        double t = std::log(energy / x[k]) / std::log(x[k + 1] / x[k]);
-        return psf_sigma[k] + t * (psf_sigma[k + 1] - psf_sigma[k]);
-    }
 
     // Reconstructed log10 E: migration Delta = log10(E_reco / E_true-bin centre) drawn from the
     // true-energy row of the resolution matrix, applied to the actual true energy.
@@ -155,30 +143,46 @@ struct Prepared {
         return std::log10(energy) + (reco - centre);
     }
 
-    double sample_data_sigma(CounterRng& rng) const
+    // The data's sigma distribution inverted at u in [0, 1): the histogram (linear within a bin)
+    // for the events it holds, then the exponential tail beyond its last edge.
+    double data_sigma_quantile(double u) const
     {
         const auto& e = in.data_sigma_deg.edges;
-        double u = rng.uniform();
-        double v = rng.uniform();
         double deg;
-        if (u < sigma_overflow_fraction) {
+        const double in_histogram = 1.0 - sigma_overflow_fraction;
+        if (u >= in_histogram) {
+            double v = (u - in_histogram) / sigma_overflow_fraction;
             double lo = e[e.size() - 1];
             double span = cfg.sigma_max_deg - lo;
             double lam = sigma_tail_scale_deg;
             deg = lo - lam * std::log1p(-v * (1.0 - std::exp(-span / lam)));
         } else {
-            std::size_t b = sigma.sample(rng.uniform());
-            deg = e[static_cast<Eigen::Index>(b)] + v * (e[static_cast<Eigen::Index>(b) + 1] - e[static_cast<Eigen::Index>(b)]);
+            double target = u / in_histogram * sigma.total();
+            std::size_t b = sigma.sample(u / in_histogram);
+            double below = b == 0 ? 0.0 : sigma.cum[b - 1];
+            double in_bin = sigma.cum[b] - below;
+            double t = in_bin > 0.0 ? std::clamp((target - below) / in_bin, 0.0, 1.0) : 0.5;
+            auto k = static_cast<Eigen::Index>(b);
+            deg = e[k] + t * (e[k + 1] - e[k]);
         }
         return std::max(deg * kDeg, floor());
     }
 
-    // Per-event sigma and reconstructed direction for a true event (signal and MC).
-    void reconstruct(CounterRng& rng, double true_ra, double true_dec, double energy, double& ra,
+    // Per-event sigma at reconstructed log10 E (one law for every component, see SimulationConfig).
+    double sample_sigma(CounterRng& rng, double log10_energy) const
+    {
+        double log_sigma, scatter;
+        in.psf_law(std::pow(10.0, log10_energy), log_sigma, scatter);
+        double law_sigma = std::exp(log_sigma + scatter * rng.normal());
+        return data_sigma_quantile(std::min(in.law_sigma_cdf_at(law_sigma), 1.0 - 1e-12));
+    }
+
+    // Per-event sigma and reconstructed direction for a true event (signal and MC) with
+    // reconstructed energy log10_energy.
+    void reconstruct(CounterRng& rng, double true_ra, double true_dec, double log10_energy, double& ra,
                      double& dec, double& sigma_out) const
     {
-        double s = psf(energy) * std::exp(cfg.sigma_log_scatter * rng.normal());
-        s = std::max(s, floor());
+        double s = sample_sigma(rng, log10_energy);
         double kappa = 1.0 / (s * s);
         double u = rng.uniform_open();
         // cos(theta) of a vMF draw: 1 + log(u + (1 - u) e^{-2 kappa}) / kappa
@@ -313,6 +317,140 @@ double SimulationInputs::median_psf(double energy) const
     return (angres_median_deg[k] + t * (angres_median_deg[k + 1] - angres_median_deg[k])) * kDeg;
 }
 
+void SimulationInputs::psf_law(double energy, double& log_sigma, double& scatter) const
+{
+    const auto& x = angres_energy;
+    if (energy <= x[0] || energy >= x[x.size() - 1]) {
+        Eigen::Index k = energy <= x[0] ? 0 : x.size() - 1;
+        log_sigma = psf_log_sigma[k];
+        scatter = psf_scatter[k];
+        return;
+    }
+    auto k = static_cast<Eigen::Index>(find_bin(x, energy));
+    double t = std::log(energy / x[k]) / std::log(x[k + 1] / x[k]);
+    log_sigma = psf_log_sigma[k] + t * (psf_log_sigma[k + 1] - psf_log_sigma[k]);
+    scatter = psf_scatter[k] + t * (psf_scatter[k + 1] - psf_scatter[k]);
+}
+
+double SimulationInputs::law_sigma_cdf_at(double sigma) const
+{
+    double pos = (std::log(sigma) - law_sigma_log_min) / law_sigma_log_step;
+    if (!(pos > 0.0)) return 0.0;
+    auto last = static_cast<double>(law_sigma_cdf.size() - 1);
+    if (pos >= last) return law_sigma_cdf[law_sigma_cdf.size() - 1];
+    auto k = static_cast<Eigen::Index>(pos);
+    double t = pos - static_cast<double>(k);
+    return law_sigma_cdf[k] + t * (law_sigma_cdf[k + 1] - law_sigma_cdf[k]);
+}
+
+double psf_law_cdf(double theta, const PsfLaw& law)
+{
+    const double one_minus_cos = 1.0 - std::cos(theta);
+    // Average of the vMF opening-angle CDF over z ~ N(0, 1), sigma = exp(log_sigma + scatter z).
+    auto integrand = [&](double z) {
+        double sigma = std::exp(law.log_sigma + law.scatter * z);
+        double kappa = 1.0 / (sigma * sigma);
+        double vmf = -std::expm1(-kappa * one_minus_cos) / -std::expm1(-2.0 * kappa);
+        return vmf * std::exp(-0.5 * z * z) / std::sqrt(2.0 * kPi);
+    };
+    if (law.scatter == 0.0) return integrand(0.0) * std::sqrt(2.0 * kPi);
+    return boost::math::quadrature::gauss<double, 30>::integrate(integrand, -7.0, 7.0);
+}
+
+PsfLaw fit_psf_law(double q20, double q50, double q80)
+{
+    if (!(q20 > 0.0 && q20 < q50 && q50 < q80 && q80 < kPi)) {
+        throw Error("fit_psf_law: need 0 < q20 < q50 < q80 < pi");
+    }
+    // For a scatter s, the log_sigma that puts the median at q50 (the CDF falls as sigma grows).
+    auto log_sigma_for = [&](double s) {
+        auto f = [&](double mu) { return psf_law_cdf(q50, {mu, s}) - 0.5; };
+        boost::uintmax_t iterations = 100;
+        auto [lo, hi] = boost::math::tools::toms748_solve(
+            f, std::log(q50) - 12.0, std::log(q50) + 6.0, boost::math::tools::eps_tolerance<double>(40),
+            iterations);
+        return 0.5 * (lo + hi);
+    };
+    auto misfit = [&](double s) {
+        PsfLaw law{log_sigma_for(s), s};
+        double a = psf_law_cdf(q20, law) - 0.2, b = psf_law_cdf(q80, law) - 0.8;
+        return a * a + b * b;
+    };
+    boost::uintmax_t iterations = 100;
+    auto best = boost::math::tools::brent_find_minima(misfit, 0.0, 2.0, 30, iterations);
+    return {log_sigma_for(best.first), best.first};
+}
+
+namespace {
+
+// Distribution of the background's reconstructed log10 E on a fine grid (weights sum to 1): the
+// true-energy spectrum (log-uniform within a bin, as sampled) through the resolution matrix
+// (uniform within a reco bin, shifted with the true energy, as smear_energy does).
+struct LogEnergyHistogram {
+    double min = 0.0, step = 0.01;
+    Eigen::ArrayXd weight;
+};
+
+LogEnergyHistogram background_reco_energy_histogram(const SimulationInputs& in)
+{
+    constexpr int kPerTrueBin = 16, kPerRecoBin = 4;
+    LogEnergyHistogram h;
+    h.weight = Eigen::ArrayXd::Zero(1000);  // log10 E in [0, 10)
+    const auto& e = in.background_energy.edges;
+    const auto& w = in.background_energy.counts;
+    const auto& te = in.eres_true_edges;
+    const auto& re = in.eres_reco_edges;
+    for (Eigen::Index b = 0; b < w.size(); ++b) {
+        for (int j = 0; j < kPerTrueBin; ++j) {
+            double energy = e[b] * std::pow(e[b + 1] / e[b], (j + 0.5) / kPerTrueBin);
+            auto i = static_cast<Eigen::Index>(find_bin(te, energy));
+            double shift = std::log10(energy) - 0.5 * (std::log10(te[i]) + std::log10(te[i + 1]));
+            for (Eigen::Index r = 0; r < in.eres.cols(); ++r) {
+                double lo = std::log10(re[r]), hi = std::log10(re[r + 1]);
+                for (int m = 0; m < kPerRecoBin; ++m) {
+                    double l = lo + (m + 0.5) / kPerRecoBin * (hi - lo) + shift;
+                    auto f = std::clamp<Eigen::Index>(static_cast<Eigen::Index>((l - h.min) / h.step), 0,
+                                                      h.weight.size() - 1);
+                    h.weight[f] += w[b] / kPerTrueBin * in.eres(i, r) / kPerRecoBin;
+                }
+            }
+        }
+    }
+    h.weight /= h.weight.sum();
+    return h;
+}
+
+// Fits the sigma law at every energy of the resolution table and tabulates the CDF of its sigma
+// over the background's reconstructed-energy distribution.
+void prepare_sigma_law(SimulationInputs& in)
+{
+    const Eigen::Index n = in.angres_energy.size();
+    in.psf_log_sigma.resize(n);
+    in.psf_scatter.resize(n);
+    for (Eigen::Index k = 0; k < n; ++k) {
+        PsfLaw law = fit_psf_law(in.angres_q20_deg[k] * kDeg, in.angres_median_deg[k] * kDeg,
+                                 in.angres_q80_deg[k] * kDeg);
+        in.psf_log_sigma[k] = law.log_sigma;
+        in.psf_scatter[k] = law.scatter;
+    }
+    constexpr int kGrid = 2048;
+    in.law_sigma_log_min = std::log(1e-4);  // rad
+    in.law_sigma_log_step = (std::log(2.0 * kPi) - in.law_sigma_log_min) / (kGrid - 1);
+    in.law_sigma_cdf = Eigen::ArrayXd::Zero(kGrid);
+    const LogEnergyHistogram reco = background_reco_energy_histogram(in);
+    for (Eigen::Index f = 0; f < reco.weight.size(); ++f) {
+        if (reco.weight[f] == 0.0) continue;
+        double mu, s;
+        in.psf_law(std::pow(10.0, reco.min + (static_cast<double>(f) + 0.5) * reco.step), mu, s);
+        for (int g = 0; g < kGrid; ++g) {
+            double z = (in.law_sigma_log_min + g * in.law_sigma_log_step - mu) / s;
+            in.law_sigma_cdf[g] += reco.weight[f] * 0.5 * std::erfc(-z / std::sqrt(2.0));
+        }
+    }
+}
+
+}  // namespace
+
 SimulationInputs load_simulation_inputs(const std::string& dir)
 {
     SimulationInputs in;
@@ -337,9 +475,14 @@ SimulationInputs load_simulation_inputs(const std::string& dir)
     std::string angres = join(dir, "resolution/angular_resolution.csv");
     TextTable a = read_text_table(angres);
     in.angres_energy = to_array(a.column("energy"));
+    in.angres_q20_deg = to_array(a.column("this_work_20p"));
     in.angres_median_deg = to_array(a.column("this_work_50p"));
+    in.angres_q80_deg = to_array(a.column("this_work_80p"));
     check_edges(angres, in.angres_energy, in.angres_energy.size() - 1);
-    if (!(in.angres_median_deg > 0.0).all()) throw file_error(angres, 0, "non-positive median");
+    if (!(in.angres_q20_deg > 0.0).all() || !(in.angres_median_deg > in.angres_q20_deg).all() ||
+        !(in.angres_q80_deg > in.angres_median_deg).all() || !(in.angres_q80_deg < 180.0).all()) {
+        throw file_error(angres, 0, "quantiles must satisfy 0 < 20% < 50% < 80% < 180 deg");
+    }
 
     std::string stem = join(dir, "resolution/EnergyResS6a");
     in.eres_true_edges = read_flat(stem + "_x_edges.csv");
@@ -360,6 +503,7 @@ SimulationInputs load_simulation_inputs(const std::string& dir)
         }
         in.eres.row(r) /= s;
     }
+    prepare_sigma_law(in);
     return in;
 }
 
@@ -423,10 +567,10 @@ Events simulate_background(const SimulationConfig& cfg, const SimulationInputs& 
         double sdec = std::clamp(se[b] + rng.uniform() * (se[b + 1] - se[b]), -1.0, 1.0);
         ev.dec[i] = std::asin(sdec);
         ev.ra[i] = rng.uniform(0.0, 2.0 * kPi);
-        ev.sigma[i] = P.sample_data_sigma(rng);
         auto k = static_cast<Eigen::Index>(P.bkg_energy.sample(rng.uniform()));
         double energy = ee[k] * std::pow(ee[k + 1] / ee[k], rng.uniform());  // log-uniform in the bin
         ev.log10_energy[i] = P.smear_energy(rng, energy);
+        ev.sigma[i] = P.sample_sigma(rng, ev.log10_energy[i]);
     }
     return ev;
 }
@@ -454,8 +598,8 @@ Events simulate_signal(const SimulationConfig& cfg, const SimulationInputs& in,
         ev.true_dec[i] = tdec;
         ev.true_energy[i] = energy;
         ev.oneweight[i] = 0.0;
-        P.reconstruct(rng, tra, tdec, energy, ev.ra[i], ev.dec[i], ev.sigma[i]);
         ev.log10_energy[i] = P.smear_energy(rng, energy);
+        P.reconstruct(rng, tra, tdec, ev.log10_energy[i], ev.ra[i], ev.dec[i], ev.sigma[i]);
     }
     return ev;
 }
@@ -491,8 +635,8 @@ Events simulate_point_source(const SimulationConfig& cfg, const SimulationInputs
         ev.true_dec[i] = cfg.ps_dec;
         ev.true_energy[i] = energy;
         ev.oneweight[i] = 0.0;
-        P.reconstruct(rng, cfg.ps_ra, cfg.ps_dec, energy, ev.ra[i], ev.dec[i], ev.sigma[i]);
         ev.log10_energy[i] = P.smear_energy(rng, energy);
+        P.reconstruct(rng, cfg.ps_ra, cfg.ps_dec, ev.log10_energy[i], ev.ra[i], ev.dec[i], ev.sigma[i]);
     }
     return ev;
 }
@@ -543,8 +687,8 @@ Events simulate_mc(const SimulationConfig& cfg, const SimulationInputs& in, std:
         ev.true_dec[i] = tdec;
         ev.true_energy[i] = energy;
         ev.oneweight[i] = in.effective_area(energy, std::sin(tdec)) * norm * std::pow(energy, cfg.mc_gamma);
-        P.reconstruct(rng, tra, tdec, energy, ev.ra[i], ev.dec[i], ev.sigma[i]);
         ev.log10_energy[i] = P.smear_energy(rng, energy);
+        P.reconstruct(rng, tra, tdec, ev.log10_energy[i], ev.ra[i], ev.dec[i], ev.sigma[i]);
     }
     return ev;
 }

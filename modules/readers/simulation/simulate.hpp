@@ -44,8 +44,14 @@ struct SimulationInputs {
     Eigen::ArrayXd effa_sindec_edges;  // 6
     Eigen::ArrayXd effa_energy_edges;  // 121, GeV
     Eigen::ArrayXXd effa_cm2;          // 5 (sin dec bands) x 120 (energy bins)
-    // Angular resolution: median opening angle (deg) against true energy (GeV).
-    Eigen::ArrayXd angres_energy, angres_median_deg;
+    // Angular resolution: 20 %, 50 % and 80 % quantiles of the opening angle (deg) against true
+    // energy (GeV), and the per-event sigma law fitted to them (fit_psf_law) at each energy.
+    Eigen::ArrayXd angres_energy, angres_q20_deg, angres_median_deg, angres_q80_deg;
+    Eigen::ArrayXd psf_log_sigma, psf_scatter;  // ln(sigma / rad) ~ N(psf_log_sigma, psf_scatter^2)
+    // CDF of the law's sigma over the background's true-energy spectrum, on a grid of ln(sigma):
+    // the first half of the map that gives the background the data's sigma histogram.
+    Eigen::ArrayXd law_sigma_cdf;
+    double law_sigma_log_min = 0.0, law_sigma_log_step = 1.0;
     // Energy resolution EnergyResS6a: P(reco bin | true bin), rows = true bins, rows sum to 1.
     Eigen::ArrayXd eres_true_edges, eres_reco_edges;  // GeV
     Eigen::ArrayXXd eres;
@@ -54,6 +60,10 @@ struct SimulationInputs {
     double effective_area(double energy, double sin_dec) const;
     // Median PSF opening angle (rad) at true energy E, log-interpolated, clamped at the ends.
     double median_psf(double energy) const;
+    // The fitted sigma law at true energy E (log-interpolated, clamped): mean of ln sigma and scatter.
+    void psf_law(double energy, double& log_sigma, double& scatter) const;
+    // P(sigma_law <= sigma) over the background spectrum (from law_sigma_cdf).
+    double law_sigma_cdf_at(double sigma) const;
 };
 
 // Reads the tables from a gp2023 release directory; throws nusky::Error naming a bad file.
@@ -71,13 +81,16 @@ struct SimulationConfig {
     double signal_mean = 675.0;
     bool poisson_signal = true;
     double signal_gamma = 2.7;
-    // Signal/MC per-event sigma = vMF sigma of the median PSF at the true energy, times
-    // exp(sigma_log_scatter * N(0,1)); the reconstructed direction is drawn from a
-    // von Mises-Fisher distribution with kappa = 1 / sigma^2 around the true direction.
-    double sigma_log_scatter = 0.3;
-    // MC set: E^-mc_gamma in [mc_emin, mc_emax] GeV, isotropic.
+    // Every event's sigma (background, signal, MC, point source) follows one law of its true
+    // energy: sigma_law = exp(psf_log_sigma(E) + psf_scatter(E) N(0,1)), mapped monotonically
+    // so that the background's sigma histogram is the data's: sigma = F_data^-1(F_law(sigma_law)).
+    // Signal and MC directions are then drawn from a von Mises-Fisher distribution with
+    // kappa = 1 / sigma^2 around the true direction (sigma is a calibrated uncertainty).
+    // MC set: E^-mc_gamma in [mc_emin, mc_emax] GeV, isotropic. E^-1 (equal events per decade)
+    // because the effective area rises ~5000x from 1 TeV to 1 PeV: with E^-2 generation an E^-2
+    // injection at one declination (+-3 deg) draws from an effective ~65-160 MC events only.
     std::size_t mc_count = 1000000;
-    double mc_gamma = 2.0;
+    double mc_gamma = 1.0;
     double mc_emin = 1e2;
     double mc_emax = 1e7;
     double sigma_floor_deg = 0.2;
@@ -136,6 +149,16 @@ double expected_events_isotropic(const SimulationInputs& in, double phi0, double
                                  double livetime_s);
 
 // Helpers, exposed for tests.
+// The per-event sigma law: ln sigma ~ N(log_sigma, scatter^2), direction vMF(sigma).
+struct PsfLaw {
+    double log_sigma = 0.0;  // ln(rad)
+    double scatter = 0.0;
+};
+// P(opening angle <= theta) for that law (theta, rad).
+double psf_law_cdf(double theta, const PsfLaw& law);
+// The law whose opening-angle CDF passes through the released 50 % quantile exactly and
+// closest (least squares) to the 20 % and 80 % ones (angles in rad).
+PsfLaw fit_psf_law(double q20, double q50, double q80);
 // vMF concentration whose opening-angle median is `median` (rad).
 double vmf_kappa_for_median(double median);
 // Rotates direction (ra, dec) by opening angle theta at position angle phi.

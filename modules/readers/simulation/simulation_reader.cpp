@@ -80,10 +80,9 @@ public:
     Parameter<double> sigma_floor_deg{this, "sigma_floor_deg", 0.2, "floor of the simulated sigma [deg]"};
     Parameter<double> sigma_max_deg{this, "sigma_max_deg", 60.0,
                                     "end of the background sigma tail beyond 40 deg [deg]"};
-    Parameter<double> sigma_log_scatter{this, "sigma_log_scatter", 0.3,
-                                        "signal/MC sigma = PSF sigma * exp(scatter * N(0,1))"};
     Parameter<std::int64_t> mc_events{this, "mc_events", 1000000, "number of MC events (0: no MC set)"};
-    Parameter<double> mc_gamma{this, "mc_gamma", 2.0, "MC generation spectrum E^-mc_gamma"};
+    Parameter<double> mc_gamma{this, "mc_gamma", 1.0,
+                               "MC generation spectrum E^-mc_gamma (1: equal events per decade)"};
     Parameter<double> mc_emin_gev{this, "mc_emin_gev", 1e2, "lowest MC true energy [GeV]"};
     Parameter<double> mc_emax_gev{this, "mc_emax_gev", 1e7, "highest MC true energy [GeV]"};
     Parameter<double> livetime_s{this, "livetime_s", kGp2023LivetimeS,
@@ -108,7 +107,6 @@ public:
         if (!(sigma_max_deg() > 40.0 && sigma_max_deg() <= 180.0)) {
             throw sigma_max_deg.error("must be in (40, 180] deg (the data histogram ends at 40 deg)");
         }
-        if (!finite_nonneg(sigma_log_scatter())) throw sigma_log_scatter.error("must be >= 0");
         if (mc_events() < 0) throw mc_events.error("must be >= 0");
         if (mc_events() > 2000000000) throw mc_events.error("must be <= 2e9");
         if (!std::isfinite(mc_gamma())) throw mc_gamma.error("must be a finite number");
@@ -134,7 +132,6 @@ public:
         cfg.signal_mean = signal() ? n_signal() : 0.0;
         cfg.poisson_signal = signal() && poisson_signal();
         cfg.signal_gamma = signal_gamma();
-        cfg.sigma_log_scatter = sigma_log_scatter();
         cfg.mc_count = static_cast<std::size_t>(mc_events());
         cfg.mc_gamma = mc_gamma();
         cfg.mc_emin = mc_emin_gev();
