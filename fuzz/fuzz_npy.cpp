@@ -14,7 +14,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     std::vector<char> bytes(data, data + size);
     const char* p = bytes.empty() ? nullptr : bytes.data();
     try {
-        nusky::parse_npy_header(p, size, "fuzz.npy", false);
+        auto h = nusky::parse_npy_header(p, size, "fuzz.npy", false);
+        // The second half of the rows from whatever bytes follow the header, as an MPI rank
+        // decodes its block (NpyFile::read): too few bytes must throw, never over-read.
+        const std::size_t first = h.count / 2;
+        auto block = nusky::decode_npy(h, p + h.data_offset, size - h.data_offset, first, h.count - first, "fuzz.npy");
+        if (block.first_row != first || block.columns.size() != h.fields.size()) std::abort();
+        for (const auto& column : block.columns) {
+            if (static_cast<std::size_t>(column.size()) != h.count - first) std::abort();
+        }
     } catch (const nusky::Error&) {
     }
     try {

@@ -35,13 +35,13 @@ def path(name):
     return os.path.join(IN, name)
 
 
-def case(name, expected, reader=None, likelihood=None, job="", flags="-", text=None):
-    """A case's config: [job] (output + job lines), [reader], [likelihood] (point-source fit
-    by default); `text` replaces the whole config."""
+def case(name, expected, reader=None, likelihood=None, job="", flags="-", text=None, selection=None):
+    """A case's config: [job] (output + job lines), [reader], [selection] (when given),
+    [likelihood] (point-source fit by default); `text` replaces the whole config."""
     ini = os.path.join(INI, name + ".ini")
     if text is None:
-        text = "[job]\noutput = %s\n%s\n[reader]\n%s\n[likelihood]\n%s\n" % (
-            OUT, job, reader or good_reader(),
+        text = "[job]\noutput = %s\n%s\n[reader]\n%s\n%s[likelihood]\n%s\n" % (
+            OUT, job, reader or good_reader(), "[selection]\n%s\n" % selection if selection else "",
             likelihood or "type = point_source\nra_deg = 10\ndec_deg = 5\nuse_energy = false")
     with open(ini, "w") as f:
         f.write(text)
@@ -212,6 +212,34 @@ p = path("npy_unreadable.npy")
 np.save(p, npy_events())
 os.chmod(p, 0)
 case("npy_unreadable", p + ": cannot open", npy_reader(p), flags="perm")
+
+# ---- good-run lists ([selection] cuts, good_runs = uptime files) -------------------------------
+UPTIME_HEADER = "MJD_start[days] MJD_stop[days]\n"
+
+
+def good_runs_case(name, expected, text=None, reader=None):
+    """A cuts selection with good_runs = IN/<name>.csv holding `text` (not written when None)."""
+    p = path(name + ".csv")
+    if text is not None:
+        with open(p, "w") as f:
+            f.write(text)
+    case(name, expected.replace("@", p), reader, selection="type = cuts\ngood_runs = " + p)
+
+
+good_runs_case("good_runs_missing", "@: cannot open for reading: No such file or directory")
+good_runs_case("good_runs_truncated", "@:3: expected 2 columns, found 1", UPTIME_HEADER + "54562.1 54700.2\n54700.3")
+good_runs_case("good_runs_word_in_number", "@:2: column 2 (MJD_stop): 'abc' is not a finite number",
+               UPTIME_HEADER + "54562.1 abc\n")
+good_runs_case("good_runs_reversed", "@:3: MJD_stop 54562.2 before MJD_start 54562.3",
+               UPTIME_HEADER + "54562.0 54562.2\n54562.3 54562.2\n")
+good_runs_case("good_runs_nan", "@:2: column 1 (MJD_start): 'nan' is not a finite number", UPTIME_HEADER + "nan 54700\n")
+good_runs_case("good_runs_empty", "@: no data rows", "")
+os.makedirs(path("good_runs_directory.csv"), exist_ok=True)
+good_runs_case("good_runs_directory", "@: is a directory")
+np.save(path("no_times.npy"), npy_events(dtype=[t for t in EVENT_DTYPE if t[0] != "time"]))
+good_runs_case("good_runs_no_times", "%s: [selection] good_runs: the events have no times (MJD)"
+               % os.path.join(INI, "good_runs_no_times.ini"), UPTIME_HEADER + "54562 55000\n",
+               reader=npy_reader(path("no_times.npy")))
 
 # ---- HDF5 event files (the nusky schema) ------------------------------------------------
 def h5_events(name, mutate=None, n=N):

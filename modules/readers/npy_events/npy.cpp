@@ -2,13 +2,17 @@
 
 #include "nusky/error.hpp"
 
+#include <algorithm>
 #include <bit>
+#include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <fcntl.h>
 #include <fstream>
-#include <iterator>
 #include <limits>
 #include <set>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace nusky {
 
@@ -163,37 +167,81 @@ std::string shape_string(const std::vector<std::size_t>& shape)
     return s + ")";
 }
 
-double load_value(const unsigned char* p, NpyType t)
+// One field of n records `stride` bytes apart, starting at p, converted to double.
+template <class T>
+void decode_field(const unsigned char* p, std::size_t stride, std::size_t n, double* out)
 {
-    switch (t.kind) {
-    case 'f':
-        if (t.size == 8) { double v; std::memcpy(&v, p, 8); return v; }
-        else { float v; std::memcpy(&v, p, 4); return double(v); }
-    case 'i':
-        switch (t.size) {
-        case 8: { std::int64_t v; std::memcpy(&v, p, 8); return double(v); }
-        case 4: { std::int32_t v; std::memcpy(&v, p, 4); return double(v); }
-        case 2: { std::int16_t v; std::memcpy(&v, p, 2); return double(v); }
-        default: { std::int8_t v; std::memcpy(&v, p, 1); return double(v); }
-        }
-    case 'u':
-        switch (t.size) {
-        case 8: { std::uint64_t v; std::memcpy(&v, p, 8); return double(v); }
-        case 4: { std::uint32_t v; std::memcpy(&v, p, 4); return double(v); }
-        case 2: { std::uint16_t v; std::memcpy(&v, p, 2); return double(v); }
-        default: return double(p[0]);
-        }
-    default:  // 'b'
-        return p[0] != 0 ? 1.0 : 0.0;
+    for (std::size_t i = 0; i < n; ++i, p += stride) {
+        T v;
+        std::memcpy(&v, p, sizeof v);  // unaligned in records: memcpy, not a cast
+        out[i] = static_cast<double>(v);
     }
 }
 
-}  // namespace
-
-NpyHeader parse_npy_header(const char* data, std::size_t size, const std::string& path,
-                           bool check_data_size)
+void decode_column(const unsigned char* p, std::size_t stride, std::size_t n, NpyType t, double* out)
 {
-    NpyHeader h;
+    switch (t.kind) {
+    case 'f':
+        if (t.size == 8) decode_field<double>(p, stride, n, out);
+        else decode_field<float>(p, stride, n, out);
+        return;
+    case 'i':
+        if (t.size == 8) decode_field<std::int64_t>(p, stride, n, out);
+        else if (t.size == 4) decode_field<std::int32_t>(p, stride, n, out);
+        else if (t.size == 2) decode_field<std::int16_t>(p, stride, n, out);
+        else decode_field<std::int8_t>(p, stride, n, out);
+        return;
+    case 'u':
+        if (t.size == 8) decode_field<std::uint64_t>(p, stride, n, out);
+        else if (t.size == 4) decode_field<std::uint32_t>(p, stride, n, out);
+        else if (t.size == 2) decode_field<std::uint16_t>(p, stride, n, out);
+        else decode_field<std::uint8_t>(p, stride, n, out);
+        return;
+    default:  // 'b': any non-zero byte is True
+        decode_field<std::uint8_t>(p, stride, n, out);
+        for (std::size_t i = 0; i < n; ++i) out[i] = out[i] != 0.0 ? 1.0 : 0.0;
+    }
+}
+
+// first + count <= h.count, tested so that a huge count cannot wrap around.
+void check_rows(const NpyHeader& h, std::size_t first, std::size_t count, const std::string& path)
+{
+    if (first > h.count || count > h.count - first)
+        throw file_error(path, 0, "rows [" + std::to_string(first) + ", " + std::to_string(first + count) +
+                                      ") outside the " + std::to_string(h.count) + " rows");
+}
+
+// An array for `count` rows from row `first`: names and shape set, columns allocated.
+NpyArray empty_array(const NpyHeader& h, std::size_t first, std::size_t count, const std::string& path)
+{
+    NpyArray a;
+    a.path = path;
+    a.shape = h.shape;
+    a.skipped_fields = h.skipped_fields;
+    a.first_row = first;
+    for (const NpyField& f : h.fields) {
+        a.names.push_back(f.name);
+        a.columns.emplace_back(static_cast<Eigen::Index>(count));
+    }
+    return a;
+}
+
+// The one decoding path: n records at `data` (n * h.itemsize bytes) into the columns' values
+// [at, at + n).
+void decode_records(const NpyHeader& h, const char* data, std::size_t n, NpyArray& a, std::size_t at)
+{
+    if (n == 0) return;
+    const auto* base = reinterpret_cast<const unsigned char*>(data);
+    for (std::size_t k = 0; k < h.fields.size(); ++k) {
+        const NpyField& f = h.fields[k];
+        decode_column(base + f.offset, h.itemsize, n, f.type, a.columns[k].data() + at);
+    }
+}
+
+// Magic, version and header length: fills h.major, h.minor and h.data_offset from the first
+// bytes (10 for version 1, 12 for 2 and 3); returns the header (dict) length.
+std::size_t parse_preamble(const char* data, std::size_t size, const std::string& path, NpyHeader& h)
+{
     if (data == nullptr || size < kMagicLen || std::memcmp(data, kMagic, kMagicLen) != 0)
         throw file_error(path, 0, "not a NumPy .npy file (bad magic bytes)");
     if (size < 8) throw file_error(path, 0, "truncated .npy file (no version)");
@@ -217,6 +265,30 @@ NpyHeader parse_npy_header(const char* data, std::size_t size, const std::string
     if (h.minor != 0)
         throw file_error(path, 0, "unsupported .npy format version " + std::to_string(h.major) +
                                       "." + std::to_string(h.minor));
+    return header_len;
+}
+
+// The data after the header must be exactly count * itemsize bytes.
+void check_data_bytes(const NpyHeader& h, std::size_t have, const std::string& path)
+{
+    const std::size_t need = h.count * h.itemsize;  // no overflow: checked by parse_npy_header
+    if (have < need)
+        throw file_error(path, 0, "truncated .npy data: shape " + shape_string(h.shape) +
+                                      " needs " + std::to_string(need) + " bytes, file has " +
+                                      std::to_string(have));
+    if (have > need)
+        throw file_error(path, 0, "shape mismatch: shape " + shape_string(h.shape) + " needs " +
+                                      std::to_string(need) + " data bytes, file has " +
+                                      std::to_string(have));
+}
+
+}  // namespace
+
+NpyHeader parse_npy_header(const char* data, std::size_t size, const std::string& path,
+                           bool check_data_size)
+{
+    NpyHeader h;
+    const std::size_t header_len = parse_preamble(data, size, path, h);
     if (h.data_offset > size)
         throw file_error(path, 0, "truncated .npy file (header of " + std::to_string(header_len) +
                                       " bytes, file has " + std::to_string(size) + ")");
@@ -327,51 +399,92 @@ NpyHeader parse_npy_header(const char* data, std::size_t size, const std::string
     }
     h.count = count;
 
-    if (check_data_size) {
-        const std::size_t need = count * h.itemsize;  // no overflow: checked above
-        const std::size_t have = size - h.data_offset;
-        if (have < need)
-            throw file_error(path, 0, "truncated .npy data: shape " + shape_string(h.shape) +
-                                          " needs " + std::to_string(need) + " bytes, file has " +
-                                          std::to_string(have));
-        if (have > need)
-            throw file_error(path, 0, "shape mismatch: shape " + shape_string(h.shape) + " needs " +
-                                          std::to_string(need) + " data bytes, file has " +
-                                          std::to_string(have));
-    }
+    if (check_data_size) check_data_bytes(h, size - h.data_offset, path);
     return h;
+}
+
+NpyArray decode_npy(const NpyHeader& h, const char* data, std::size_t size, std::size_t first,
+                    std::size_t count, const std::string& path)
+{
+    check_rows(h, first, count, path);
+    if (h.itemsize == 0 || size / h.itemsize < count)  // checked before any allocation
+        throw file_error(path, 0, "truncated .npy data: " + std::to_string(count) + " rows need " +
+                                      std::to_string(count * h.itemsize) + " bytes, have " +
+                                      std::to_string(size));
+    NpyArray a = empty_array(h, first, count, path);
+    decode_records(h, data, count, a, 0);
+    return a;
 }
 
 NpyArray parse_npy(const char* data, std::size_t size, const std::string& path)
 {
     const NpyHeader h = parse_npy_header(data, size, path, true);
-    NpyArray a;
-    a.path = path;
-    a.shape = h.shape;
-    a.skipped_fields = h.skipped_fields;
-    const auto* base = reinterpret_cast<const unsigned char*>(data) + h.data_offset;
-    for (const NpyField& f : h.fields) {
-        a.names.push_back(f.name);
-        Eigen::ArrayXd col(Eigen::Index(h.count));
-        const unsigned char* p = base + f.offset;
-        if (f.type.kind == 'f' && f.type.size == 8 && h.itemsize == 8) {
-            if (h.count) std::memcpy(col.data(), p, h.count * 8);
-        } else {
-            for (std::size_t i = 0; i < h.count; ++i, p += h.itemsize)
-                col[Eigen::Index(i)] = load_value(p, f.type);
-        }
-        a.columns.push_back(std::move(col));
+    return decode_npy(h, data + h.data_offset, size - h.data_offset, 0, h.count, path);
+}
+
+NpyFile::NpyFile(const std::string& path) : path_(path)
+{
+    fd_ = ::open(path.c_str(), O_RDONLY);
+    if (fd_ < 0) throw file_error(path, 0, "cannot open file");
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) {
+        ::close(fd_);
+        throw file_error(path, 0, "cannot stat");
+    }
+    try {
+        if (S_ISDIR(st.st_mode)) throw file_error(path, 0, "is a directory, expected a .npy file");
+        const auto file_size = static_cast<std::size_t>(st.st_size);
+        // The preamble says how long the header is; then the header, and nothing of the data.
+        std::string head(std::min<std::size_t>(file_size, 12), '\0');
+        read_bytes(0, head.size(), head.data());
+        NpyHeader preamble;
+        parse_preamble(head.data(), head.size(), path, preamble);
+        head.resize(std::min(preamble.data_offset, file_size));
+        read_bytes(0, head.size(), head.data());
+        header_ = parse_npy_header(head.data(), head.size(), path, false);
+        check_data_bytes(header_, file_size - header_.data_offset, path);
+    } catch (...) {
+        ::close(fd_);
+        throw;
+    }
+}
+
+NpyFile::~NpyFile() { ::close(fd_); }
+
+void NpyFile::read_bytes(std::size_t offset, std::size_t n, char* out) const
+{
+    std::size_t done = 0;
+    while (done < n) {
+        const ssize_t got = ::pread(fd_, out + done, n - done, static_cast<off_t>(offset + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) throw file_error(path_, 0, std::string("read error: ") + std::strerror(errno));
+        if (got == 0) throw file_error(path_, 0, "read error: file shorter than expected (changed while reading?)");
+        done += static_cast<std::size_t>(got);
+    }
+}
+
+NpyArray NpyFile::read(std::size_t first, std::size_t count) const
+{
+    const NpyHeader& h = header_;
+    check_rows(h, first, count, path_);
+    NpyArray a = empty_array(h, first, count, path_);
+    // In chunks of about 4 MB, so that the raw bytes never sit in memory beside all the columns.
+    const std::size_t chunk_rows = std::max<std::size_t>(1, (std::size_t{4} << 20) / h.itemsize);
+    std::vector<char> bytes;
+    for (std::size_t done = 0; done < count;) {
+        const std::size_t n = std::min(chunk_rows, count - done);
+        bytes.resize(n * h.itemsize);  // no overflow: n <= h.count
+        read_bytes(h.data_offset + (first + done) * h.itemsize, bytes.size(), bytes.data());
+        decode_records(h, bytes.data(), n, a, done);
+        done += n;
     }
     return a;
 }
 
 NpyArray read_npy(const std::string& path)
 {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw file_error(path, 0, "cannot open file");
-    std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (in.bad()) throw file_error(path, 0, "read error");
-    return parse_npy(bytes.data(), bytes.size(), path);
+    NpyFile file(path);
+    return file.read(0, file.header().count);
 }
 
 const Eigen::ArrayXd& NpyArray::column(const std::string& name) const

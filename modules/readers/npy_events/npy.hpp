@@ -10,8 +10,10 @@
 // numpy's alignment padding, complex 'c8'/'c16') are skipped (listed in skipped_fields; asking
 // for one by name is an error saying so); any other type is an error naming the file.
 //
-// parse_npy_header() and parse_npy() work on a byte buffer and never read outside it: any
-// malformed input gives nusky::Error ("path: what"), never a crash (they are fuzz targets).
+// parse_npy_header(), parse_npy() and decode_npy() work on a byte buffer and never read outside
+// it: any malformed input gives nusky::Error ("path: what"), never a crash (they are fuzz
+// targets). NpyFile reads a file's header only, then any block of rows on request (each MPI rank
+// reads just its own block, in chunks); it decodes with the same code as parse_npy().
 #include <Eigen/Core>
 
 #include <cstddef>
@@ -47,11 +49,13 @@ struct NpyHeader {
 
 struct NpyArray {
     std::string path;
-    std::vector<std::size_t> shape;
+    std::vector<std::size_t> shape;       // of the whole array in the file
     std::vector<std::string> names;       // field names; one empty name for a plain array
     std::vector<Eigen::ArrayXd> columns;  // one per field, count() values each (C order)
     std::vector<std::string> skipped_fields;  // "name ('type')" of non-numeric record fields
+    std::size_t first_row = 0;  // index in the file of the first value held (0: the whole array)
 
+    // Values held per column: all of the array's elements, or one block of rows of it.
     std::size_t count() const { return columns.empty() ? 0 : std::size_t(columns.front().size()); }
     bool structured() const { return !(names.size() == 1 && names.front().empty()); }
     // Column by field name; throws naming the file and the missing field.
@@ -63,10 +67,36 @@ struct NpyArray {
 NpyHeader parse_npy_header(const char* data, std::size_t size, const std::string& path_for_errors,
                            bool check_data_size = true);
 
+// Decodes the elements [first, first + count) of an array with header h: `data` holds their
+// bytes (at least count * h.itemsize, else an error naming the file). Every numeric field
+// becomes a double column; the result's first_row is `first`.
+NpyArray decode_npy(const NpyHeader& h, const char* data, std::size_t size, std::size_t first,
+                    std::size_t count, const std::string& path_for_errors);
+
 // Parses a whole .npy file image (header and data).
 NpyArray parse_npy(const char* data, std::size_t size, const std::string& path_for_errors);
 
-// Reads a .npy file; throws nusky::Error naming the file on any problem.
+// A .npy file of which only the header has been read: its size is checked against the header
+// (count * itemsize data bytes), and rows are read on request.
+class NpyFile {
+public:
+    explicit NpyFile(const std::string& path);  // throws nusky::Error naming the file
+    ~NpyFile();
+    NpyFile(const NpyFile&) = delete;
+    NpyFile& operator=(const NpyFile&) = delete;
+
+    const NpyHeader& header() const { return header_; }
+    // Elements [first, first + count) (the rows of a 1-D array), reading only their bytes.
+    NpyArray read(std::size_t first, std::size_t count) const;
+
+private:
+    std::string path_;
+    int fd_ = -1;
+    NpyHeader header_;
+    void read_bytes(std::size_t offset, std::size_t n, char* out) const;
+};
+
+// Reads a whole .npy file; throws nusky::Error naming the file on any problem.
 NpyArray read_npy(const std::string& path);
 
 // A HEALPix map stored as a plain 1-D .npy array: its size must be 12 nside^2.

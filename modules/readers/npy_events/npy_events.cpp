@@ -6,7 +6,6 @@
 #include "nusky/stages.hpp"
 
 #include <cmath>
-#include <filesystem>
 #include <initializer_list>
 #include <numbers>
 
@@ -37,18 +36,21 @@ std::string find_field(const NpyArray& array, std::initializer_list<const char*>
     throw file_error(array.path, 0, "no field " + wanted + " (fields: " + known + ")");
 }
 
+// Rows [first, first + count) of a field (first is the row index in the file; the array may
+// hold only a block of rows, starting at array.first_row), scaled and validated.
 template <class Ok>
 Eigen::ArrayXd take(const NpyArray& array, const std::string& field, std::int64_t first, std::int64_t count,
                     double scale, const char* requirement, Ok ok)
 {
+    const std::int64_t local = first - static_cast<std::int64_t>(array.first_row);
     const Eigen::ArrayXd& column = array.column(field);
-    Eigen::ArrayXd out = column.segment(first, count) * scale;
+    Eigen::ArrayXd out = column.segment(local, count) * scale;
     for (Eigen::Index i = 0; i < out.size(); ++i) {
         double v = out[i];
         if (!std::isfinite(v) || !ok(v)) {
             throw file_error(array.path, 0,
                              "field " + field + " index " + std::to_string(first + i) + ": value " +
-                                 std::to_string(column[first + i]) + " is not " + requirement);
+                                 std::to_string(column[local + i]) + " is not " + requirement);
         }
     }
     return out;
@@ -63,10 +65,12 @@ Events npy_to_events(const NpyArray& array, bool with_truth, std::int64_t first,
         throw file_error(array.path, 0, "expected a structured array with fields ra, dec, sigma/angErr, logE");
     }
     if (array.shape.size() != 1) throw file_error(array.path, 0, "expected a 1-D structured array");
-    const auto n = static_cast<std::int64_t>(array.count());
-    if (first < 0 || count < 0 || first + count > n) {
+    const auto held_begin = static_cast<std::int64_t>(array.first_row);
+    const auto held_end = held_begin + static_cast<std::int64_t>(array.count());
+    if (first < held_begin || count < 0 || first + count > held_end) {
         throw file_error(array.path, 0, "rows [" + std::to_string(first) + ", " + std::to_string(first + count) +
-                                            ") outside the " + std::to_string(n) + " rows");
+                                            ") outside the rows [" + std::to_string(held_begin) + ", " +
+                                            std::to_string(held_end) + ") read");
     }
     const double angle = options.degrees ? kDeg : 1.0;
     const std::string ra = find_field(array, {"ra"}, true);
@@ -94,7 +98,7 @@ Events npy_to_events(const NpyArray& array, bool with_truth, std::int64_t first,
         e.oneweight = take(array, ow, first, count, 1.0, "non-negative", [](double v) { return v >= 0; });
     }
     for (const auto& name : options.extra_columns) {
-        e.extra[name] = array.column(name).segment(first, count);  // column() names a missing field
+        e.extra[name] = array.column(name).segment(first - held_begin, count);  // column() names a missing field
     }
     e.compute_unit_vectors();
     return e;
@@ -125,8 +129,7 @@ public:
         if (!(std::isfinite(livetime_s()) && livetime_s() >= 0.0)) throw livetime_s.error("must be >= 0 s");
     }
 
-    // Every rank reads and converts the whole file, then keeps its block of rows (a .npy file
-    // has no chunking; for the sizes IceCube samples have, 1.1M events = 50 MB, this is fine).
+    // Every rank reads the header, then only the bytes of its own block of rows.
     EventSample read(RunContext& context) override
     {
         NpyEventOptions options;
@@ -135,12 +138,11 @@ public:
         const int rank = context.comm.rank(), size = context.comm.size();
         EventSample sample;
         auto load = [&](const std::string& file, bool truth) {
-            std::error_code ec;
-            if (std::filesystem::is_directory(file, ec)) throw file_error(file, 0, "is a directory, expected a .npy file");
-            NpyArray array = read_npy(file);
-            Range mine = block_range(static_cast<std::int64_t>(array.count()), rank, size);
-            return std::pair{npy_to_events(array, truth, mine.begin, mine.size(), options),
-                             static_cast<std::int64_t>(array.count())};
+            NpyFile npy(file);  // checks the header and the file size
+            const auto rows = static_cast<std::int64_t>(npy.header().count);
+            Range mine = block_range(rows, rank, size);
+            NpyArray block = npy.read(static_cast<std::size_t>(mine.begin), static_cast<std::size_t>(mine.size()));
+            return std::pair{npy_to_events(block, truth, mine.begin, mine.size(), options), rows};
         };
         auto [data, n_data] = load(path(), false);
         sample.data = std::move(data);

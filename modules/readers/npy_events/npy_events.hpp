@@ -24,7 +24,8 @@ struct NpyEventOptions {
     std::vector<std::string> extra_columns;   // other fields to carry as Events::extra
 };
 
-// Rows [first, first + count) of a parsed event array, validated (NaN, |dec| > pi/2, sigma <= 0,
+// Rows [first, first + count) of a parsed event array (the whole file, or a block of it read by
+// NpyFile::read; first counts rows of the file), validated (NaN, |dec| > pi/2, sigma <= 0,
 // true_energy <= 0, oneweight < 0): Error "FILE: field F index I (global): value V is not ...".
 Events npy_to_events(const NpyArray& array, bool with_truth, std::int64_t first, std::int64_t count,
                      const NpyEventOptions& options = {});

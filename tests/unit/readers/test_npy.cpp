@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <string>
@@ -329,4 +330,105 @@ TEST(NpyReader, HeaderParserSurvivesGarbage)
         }
     }
     EXPECT_GT(ok, 0);
+}
+
+// NpyFile reads the header only, then any block of rows: each block decodes to exactly the
+// rows parse_npy gives for the whole file (odd record size, all types, versions 1 to 3).
+TEST(NpyFile, BlocksEqualTheWholeFile)
+{
+    const std::string p = scratch("blocks.npy");
+    const int n = 257;
+    Eigen::ArrayXd a = Eigen::ArrayXd::LinSpaced(n, -3.0, 3.0);
+    Eigen::ArrayXd k = Eigen::ArrayXd::LinSpaced(n, -100.0, 100.0).round();
+    Eigen::ArrayXd u = Eigen::ArrayXd::LinSpaced(n, 0.0, 250.0).round();
+    Eigen::ArrayXd b = (u > 125.0).cast<double>();
+    for (int version : {1, 2, 3}) {
+        nusky::write_npy_structured(p, {{"a", "<f8"}, {"f", "<f4"}, {"k", "<i2"}, {"u", "|u1"}, {"b", "|b1"},
+                                        {"q", "<i8"}, {"w", "<u4"}},
+                                    {a, a, k, u, b, k, u}, version);
+        const nusky::NpyArray whole = nusky::parse_npy(slurp(p).data(), slurp(p).size(), p);
+        nusky::NpyFile file(p);
+        EXPECT_EQ(file.header().count, std::size_t(n));
+        EXPECT_EQ(file.header().itemsize, 8u + 4 + 2 + 1 + 1 + 8 + 4);
+        for (auto [first, count] : {std::pair{0, n}, std::pair{0, 1}, std::pair{100, 57}, std::pair{256, 1},
+                                    std::pair{257, 0}, std::pair{13, 0}}) {
+            const nusky::NpyArray block = file.read(std::size_t(first), std::size_t(count));
+            EXPECT_EQ(block.first_row, std::size_t(first));
+            EXPECT_EQ(block.count(), std::size_t(count));
+            EXPECT_EQ(block.shape, whole.shape);
+            ASSERT_EQ(block.names, whole.names);
+            for (std::size_t c = 0; c < whole.columns.size(); ++c) {
+                EXPECT_TRUE((block.columns[c] == whole.columns[c].segment(first, count)).all())
+                    << "version " << version << " field " << whole.names[c] << " rows " << first << "+" << count;
+            }
+        }
+        EXPECT_TRUE((file.read(0, n).column("b") == b).all());
+        EXPECT_TRUE((file.read(0, n).column("k") == k).all());
+    }
+}
+
+// More than one 4 MB read chunk (28-byte records: 149,796 rows a chunk): blocks across chunk
+// boundaries still equal the whole file.
+TEST(NpyFile, LargeBlocksAreReadInChunks)
+{
+    const std::string p = scratch("large.npy");
+    const Eigen::Index n = 400003;
+    Eigen::ArrayXd x = Eigen::ArrayXd::LinSpaced(n, 0.0, 1.0).sqrt();
+    Eigen::ArrayXd k = Eigen::ArrayXd::LinSpaced(n, 0.0, double(n - 1));
+    nusky::write_npy_structured(p, {{"x", "<f8"}, {"k", "<i8"}, {"y", "<f8"}, {"m", "<i4"}}, {x, k, -x, k});
+    nusky::NpyFile file(p);
+    ASSERT_EQ(file.header().itemsize, 28u);
+    const nusky::NpyArray all = file.read(0, std::size_t(n));
+    EXPECT_TRUE((all.column("x") == x).all());
+    EXPECT_TRUE((all.column("y") == -x).all());
+    EXPECT_TRUE((all.column("k") == k).all());
+    EXPECT_TRUE((all.column("m") == k).all());
+    const nusky::NpyArray block = file.read(100000, 250001);
+    EXPECT_TRUE((block.column("x") == x.segment(100000, 250001)).all());
+    EXPECT_TRUE((block.column("m") == k.segment(100000, 250001)).all());
+}
+
+TEST(NpyFile, RowsOutsideTheArrayAndShortBuffersAreErrors)
+{
+    const std::string p = scratch("rows.npy");
+    nusky::write_npy_structured(p, {{"x", "<f8"}, {"y", "<i4"}}, {Eigen::ArrayXd::Ones(10), Eigen::ArrayXd::Zero(10)});
+    nusky::NpyFile file(p);
+    EXPECT_THROW(file.read(5, 6), Error);
+    EXPECT_THROW(file.read(11, 0), Error);
+    EXPECT_THROW(file.read(1, std::size_t(-1)), Error);  // no overflow into a "valid" range
+    // decode_npy never reads past the bytes it is given.
+    const std::vector<char> bytes(3 * 12 - 1);
+    EXPECT_THROW(nusky::decode_npy(file.header(), bytes.data(), bytes.size(), 0, 3, p), Error);
+    EXPECT_EQ(nusky::decode_npy(file.header(), bytes.data(), bytes.size(), 4, 2, p).count(), 2u);
+}
+
+// The file size is checked against the header without reading the data; errors name the file.
+TEST(NpyFile, TruncatedOrOversizedFilesNameTheFile)
+{
+    const std::string p = scratch("short.npy");
+    nusky::write_npy_structured(p, {{"x", "<f8"}, {"y", "<i4"}}, {Eigen::ArrayXd::Ones(100), Eigen::ArrayXd::Zero(100)});
+    const std::string good = slurp(p);
+    auto error = [&](const std::string& bytes) {
+        spit(p, bytes);
+        try {
+            nusky::NpyFile file(p);
+        } catch (const Error& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    EXPECT_EQ(error(good.substr(0, good.size() - 5)),
+              p + ": truncated .npy data: shape (100,) needs 1200 bytes, file has 1195");
+    EXPECT_EQ(error(good + "xyz"), p + ": shape mismatch: shape (100,) needs 1200 data bytes, file has 1203");
+    EXPECT_EQ(error(good.substr(0, 50)).rfind(p + ": truncated .npy file (header of", 0), 0u);
+    EXPECT_EQ(error(good.substr(0, 7)), p + ": truncated .npy file (no version)");
+    EXPECT_EQ(error(""), p + ": not a NumPy .npy file (bad magic bytes)");
+    EXPECT_EQ(error(good), "");
+    std::filesystem::create_directories(scratch("dir.npy"));
+    try {
+        nusky::NpyFile file(scratch("dir.npy"));
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()), scratch("dir.npy") + ": is a directory, expected a .npy file");
+    }
 }
