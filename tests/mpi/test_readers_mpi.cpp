@@ -12,6 +12,9 @@
 #include "nusky/registry.hpp"
 #include "nusky/stages.hpp"
 
+#include "../unit/module_harness.hpp"
+#include "../unit/test_paths.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -26,27 +29,12 @@ using namespace nusky;
 
 namespace {
 
-std::string shared_data(const std::string& relative)
-{
-    const char* env = std::getenv("NUSKY_SHARED");
-    std::string root = env ? env : "/work/main/../shared";
-    return root + "/data/" + relative;
-}
-
-struct Context {
-    Comm comm;
-    JobSpec job;
-    Config config;
-    Results results;
-    RunContext context{comm, job, config, results, "unused.h5"};
-};
+using test::shared_data;
+using Context = test::ModuleContext;
 
 std::unique_ptr<Reader> make_reader(const std::string& body)
 {
-    auto config = Config::from_string("[reader]\n" + body, "test.ini");
-    auto reader = create_module<Reader>(Stage::reader, config.take("reader", "type")->value);
-    reader->configure(config, "reader");
-    return reader;
+    return test::make_module<Reader>(Stage::reader, "reader", body);
 }
 
 // A scratch path that is the same on every rank (rank 0's pid) and unique to this run.

@@ -6,6 +6,7 @@
 #include "reco/dnn_cascade/dnn_cascade.hpp"
 #include "reco/track/track.hpp"
 
+#include "../module_harness.hpp"
 #include "../test_paths.hpp"
 #include "nusky/config.hpp"
 #include "nusky/error.hpp"
@@ -26,36 +27,10 @@ namespace {
 using namespace nusky;
 constexpr double kDeg = std::numbers::pi / 180.0;
 
-// A one-process RunContext (MPI is initialised by the test main).
-struct Context {
-    Comm comm{MPI_COMM_SELF};
-    JobSpec job;
-    Config config;
-    Results results;
-    RunContext context{comm, job, config, results, "unused.h5"};
-};
+using Context = test::ModuleContext;
+using test::error_of;
 
-template <class Interface>
-std::unique_ptr<Interface> make(Stage stage, const std::string& section, const std::string& body)
-{
-    auto config = Config::from_string("[" + section + "]\n" + body, "test.ini");
-    std::string type = config.take(section, "type")->value;
-    auto module = create_module<Interface>(stage, type);
-    module->configure(config, section);
-    return module;
-}
-
-// The message of the Error `f` throws ("" if none).
-template <class F>
-std::string error_of(F&& f)
-{
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
-}
+using test::make_module;
 
 Events events_with_sigma(std::vector<double> sigma_deg)
 {
@@ -92,9 +67,9 @@ TEST(TrackAdapter, PullThenFloor)
 
 TEST(TrackAdapter, ModuleUsesDegrees)
 {
-    auto reco = make<RecoAdapter>(Stage::reco, "reco", "type = track\nangerr_floor_deg = 0.5\npull_factor = 2\n");
+    auto reco = make_module<RecoAdapter>(Stage::reco, "reco", "type = track\nangerr_floor_deg = 0.5\npull_factor = 2\n");
     Events e = events_with_sigma({0.1, 0.3, 2.0});
-    Context c;
+    Context c(MPI_COMM_SELF);
     reco->adapt(e, c.context);
     EXPECT_NEAR(e.sigma[0] / kDeg, 0.5, 1e-12);
     EXPECT_NEAR(e.sigma[1] / kDeg, 0.6, 1e-12);
@@ -104,9 +79,9 @@ TEST(TrackAdapter, ModuleUsesDegrees)
 
 TEST(TrackAdapter, BadParametersNameTheKey)
 {
-    EXPECT_EQ(error_of([] { make<RecoAdapter>(Stage::reco, "reco", "type = track\npull_factor = 0\n"); }),
+    EXPECT_EQ(error_of([] { make_module<RecoAdapter>(Stage::reco, "reco", "type = track\npull_factor = 0\n"); }),
               "test.ini: [reco] pull_factor: must be a positive number");
-    EXPECT_NE(error_of([] { make<RecoAdapter>(Stage::reco, "reco", "type = track\nangerr_floor_deg = -1\n"); })
+    EXPECT_NE(error_of([] { make_module<RecoAdapter>(Stage::reco, "reco", "type = track\nangerr_floor_deg = -1\n"); })
                   .find("[reco] angerr_floor_deg"),
               std::string::npos);
 }
@@ -129,22 +104,22 @@ TEST(DnnCascadeAdapter, ClampAndScoreMask)
 
 TEST(DnnCascadeAdapter, DefaultsLeaveCascadeSigmasAlone)
 {
-    auto reco = make<RecoAdapter>(Stage::reco, "reco", "type = dnn_cascade\n");
+    auto reco = make_module<RecoAdapter>(Stage::reco, "reco", "type = dnn_cascade\n");
     Events e = events_with_sigma({1.2, 7.0, 59.0});
     Eigen::ArrayXd before = e.sigma;
-    Context c;
+    Context c(MPI_COMM_SELF);
     reco->adapt(e, c.context);
     EXPECT_TRUE((e.sigma == before).all());
 }
 
 TEST(DnnCascadeAdapter, FloorCapAndScoreCut)
 {
-    auto reco = make<RecoAdapter>(Stage::reco, "reco",
+    auto reco = make_module<RecoAdapter>(Stage::reco, "reco",
                                   "type = dnn_cascade\nsigma_floor_deg = 2\nsigma_cap_deg = 40\n"
                                   "score_column = dnn_score\nscore_min = 0.5\n");
     Events e = events_with_sigma({1.0, 10.0, 50.0, 30.0});
     e.extra["dnn_score"] = (Eigen::ArrayXd(4) << 0.9, 0.2, 0.7, 0.5).finished();
-    Context c;
+    Context c(MPI_COMM_SELF);
     reco->adapt(e, c.context);
     ASSERT_EQ(e.size(), 3);  // the 0.2-score event is removed
     EXPECT_NEAR(e.sigma[0] / kDeg, 2.0, 1e-12);
@@ -157,14 +132,14 @@ TEST(DnnCascadeAdapter, FloorCapAndScoreCut)
 TEST(DnnCascadeAdapter, Errors)
 {
     EXPECT_EQ(error_of([] {
-                  make<RecoAdapter>(Stage::reco, "reco", "type = dnn_cascade\nsigma_floor_deg = 10\nsigma_cap_deg = 5\n");
+                  make_module<RecoAdapter>(Stage::reco, "reco", "type = dnn_cascade\nsigma_floor_deg = 10\nsigma_cap_deg = 5\n");
               }),
               "test.ini: [reco] sigma_floor_deg: is above sigma_cap_deg");
-    EXPECT_EQ(error_of([] { make<RecoAdapter>(Stage::reco, "reco", "type = dnn_cascade\nscore_min = 0.3\n"); }),
+    EXPECT_EQ(error_of([] { make_module<RecoAdapter>(Stage::reco, "reco", "type = dnn_cascade\nscore_min = 0.3\n"); }),
               "test.ini: [reco] score_min: needs score_column (the classifier-score column to cut on)");
-    auto reco = make<RecoAdapter>(Stage::reco, "reco", "type = dnn_cascade\nscore_column = score\n");
+    auto reco = make_module<RecoAdapter>(Stage::reco, "reco", "type = dnn_cascade\nscore_column = score\n");
     Events e = events_with_sigma({5.0});
-    Context c;
+    Context c(MPI_COMM_SELF);
     std::string message = error_of([&] { reco->adapt(e, c.context); });
     EXPECT_NE(message.find("test.ini: [reco] score_column: the data have no column 'score'"), std::string::npos)
         << message;
@@ -204,10 +179,10 @@ NpyFiles write_npy_files(const std::string& stem, std::size_t n = 101)
 TEST(NpyEventsReader, ReadsIceCubeFieldNamesWithMc)
 {
     NpyFiles f = write_npy_files("ok");
-    auto reader = make<Reader>(Stage::reader, "reader",
+    auto reader = make_module<Reader>(Stage::reader, "reader",
                                "type = npy_events\npath = " + f.data + "\nmc_path = " + f.mc +
                                    "\nlivetime_s = 1234.5\nextra_columns = score\n");
-    Context c;
+    Context c(MPI_COMM_SELF);
     EventSample s = reader->read(c.context);
     ASSERT_EQ(s.data.size(), f.ra.size());
     EXPECT_TRUE((s.data.ra == f.ra).all());
@@ -298,12 +273,12 @@ TEST(NpyEventsReader, BadValuesNameFileFieldAndIndex)
 
 TEST(NpyEventsReader, ConfigErrors)
 {
-    EXPECT_EQ(error_of([] { make<Reader>(Stage::reader, "reader", "type = npy_events\n"); }),
+    EXPECT_EQ(error_of([] { make_module<Reader>(Stage::reader, "reader", "type = npy_events\n"); }),
               "parameter path (default): required: the .npy event file");
-    EXPECT_EQ(error_of([] { make<Reader>(Stage::reader, "reader", "type = npy_events\npath = x.npy\nangle_unit = grad\n"); }),
+    EXPECT_EQ(error_of([] { make_module<Reader>(Stage::reader, "reader", "type = npy_events\npath = x.npy\nangle_unit = grad\n"); }),
               "test.ini: [reader] angle_unit: must be rad or deg");
-    auto reader = make<Reader>(Stage::reader, "reader", "type = npy_events\npath = /nonexistent/x.npy\n");
-    Context c;
+    auto reader = make_module<Reader>(Stage::reader, "reader", "type = npy_events\npath = /nonexistent/x.npy\n");
+    Context c(MPI_COMM_SELF);
     EXPECT_EQ(error_of([&] { reader->read(c.context); }), "/nonexistent/x.npy: cannot open file");
 }
 
@@ -312,10 +287,10 @@ TEST(NpyEventsReader, ConfigErrors)
 TEST(IceCubePublicReader, DirectoryNeedsSeasons)
 {
     std::string dir = test::shared_data("ic40");
-    EXPECT_EQ(error_of([&] { make<Reader>(Stage::reader, "reader", "type = icecube_public\npath = " + dir + "\n"); }),
+    EXPECT_EQ(error_of([&] { make_module<Reader>(Stage::reader, "reader", "type = icecube_public\npath = " + dir + "\n"); }),
               "test.ini: [reader] path: is a release directory: also give seasons (e.g. seasons = IC40, IC59)");
-    auto reader = make<Reader>(Stage::reader, "reader", "type = icecube_public\npath = " + dir + "\nseasons = IC40, IC99\n");
-    Context c;
+    auto reader = make_module<Reader>(Stage::reader, "reader", "type = icecube_public\npath = " + dir + "\nseasons = IC40, IC99\n");
+    Context c(MPI_COMM_SELF);
     EXPECT_EQ(error_of([&] { reader->read(c.context); }),
               dir + "/events/IC99_exp.csv: season IC99: events file not found");
 }
@@ -323,8 +298,8 @@ TEST(IceCubePublicReader, DirectoryNeedsSeasons)
 TEST(IceCubePublicReader, SingleFileBringsItsSeasonAlong)
 {
     std::string file = test::shared_data("ic40/events/IC40_exp.csv");
-    auto reader = make<Reader>(Stage::reader, "reader", "type = icecube_public\npath = " + file + "\n");
-    Context c;
+    auto reader = make_module<Reader>(Stage::reader, "reader", "type = icecube_public\npath = " + file + "\n");
+    Context c(MPI_COMM_SELF);
     EventSample s = reader->read(c.context);
     EXPECT_EQ(s.data.size(), 36900);
     EXPECT_TRUE(s.data.has_mjd());
@@ -351,10 +326,10 @@ TEST(SimulationReader, FindsTheReleaseTables)
 
 TEST(SimulationReader, SmallSampleWithoutSignal)
 {
-    auto reader = make<Reader>(Stage::reader, "reader",
+    auto reader = make_module<Reader>(Stage::reader, "reader",
                                "type = simulation\nseed = 5\nsignal = false\nn_background = 1000\nmc_events = 500\n"
                                "data_dir = " + test::shared_data("gp2023") + "\n");
-    Context c;
+    Context c(MPI_COMM_SELF);
     EventSample s = reader->read(c.context);
     EXPECT_EQ(s.data.size(), 1000);
     EXPECT_EQ(s.mc.size(), 500);
@@ -367,11 +342,11 @@ TEST(SimulationReader, SmallSampleWithoutSignal)
 
 TEST(SimulationReader, ConfigErrors)
 {
-    EXPECT_EQ(error_of([] { make<Reader>(Stage::reader, "reader", "type = simulation\nmc_events = -1\n"); }),
+    EXPECT_EQ(error_of([] { make_module<Reader>(Stage::reader, "reader", "type = simulation\nmc_events = -1\n"); }),
               "test.ini: [reader] mc_events: must be >= 0");
-    EXPECT_EQ(error_of([] { make<Reader>(Stage::reader, "reader", "type = simulation\nsignal = no\nn_signal = 5\n"); }),
+    EXPECT_EQ(error_of([] { make_module<Reader>(Stage::reader, "reader", "type = simulation\nsignal = no\nn_signal = 5\n"); }),
               "test.ini: [reader] signal: signal is off, but n_signal or template_path is set");
-    EXPECT_EQ(error_of([] { make<Reader>(Stage::reader, "reader", "type = simulation\nmc_emax_gev = 10\n"); }),
+    EXPECT_EQ(error_of([] { make_module<Reader>(Stage::reader, "reader", "type = simulation\nmc_emax_gev = 10\n"); }),
               "test.ini: [reader] mc_emax_gev: must be above mc_emin_gev");
 }
 

@@ -4,6 +4,7 @@
 
 #include "readers/icecube_public/icecube_text.hpp"
 
+#include "../module_harness.hpp"
 #include "../test_paths.hpp"
 #include "nusky/config.hpp"
 #include "nusky/error.hpp"
@@ -24,32 +25,12 @@ namespace {
 
 using namespace nusky;
 
-struct Context {
-    Comm comm{MPI_COMM_SELF};
-    JobSpec job;
-    Config config;
-    Results results;
-    RunContext context{comm, job, config, results, "unused.h5"};
-};
+using Context = test::ModuleContext;
+using test::error_of;
 
 std::unique_ptr<Selection> make_cuts(const std::string& body)
 {
-    auto config = Config::from_string("[selection]\ntype = cuts\n" + body, "test.ini");
-    config.take("selection", "type");
-    auto cuts = create_module<Selection>(Stage::selection, "cuts");
-    cuts->configure(config, "selection");
-    return cuts;
-}
-
-template <class F>
-std::string error_of(F&& f)
-{
-    try {
-        f();
-    } catch (const Error& e) {
-        return e.what();
-    }
-    return "";
+    return test::make_module<Selection>(Stage::selection, "selection", "type = cuts\n" + body);
 }
 
 std::string write_file(const std::string& name, const std::string& text)
@@ -128,7 +109,7 @@ TEST(CutsModule, GoodRunsFromSeveralFilesIsItsOwnCut)
     const std::string a = write_file("runs_a.csv", "MJD_start[days] MJD_stop[days]\n1.0 2.0\n5.0 6.0\n");
     const std::string b = write_file("runs_b.csv", "# MJD_start MJD_stop\n1.5 3.0\n");
     auto cuts = make_cuts("good_runs = " + a + ", " + b + "\nmjd_max = 5.5\n");
-    Context c;
+    Context c(MPI_COMM_SELF);
     Events e = events_at({0.0, 1.2, 2.9, 3.1, 5.2, 5.9, 6.0});
     CutCounts counts = cuts->apply(e, c.context);
     EXPECT_EQ(counts.names, (std::vector<std::string>{"dec", "log10_energy", "sigma", "mjd", "good_runs"}));
@@ -145,7 +126,7 @@ TEST(CutsModule, GoodRunsNeedTimesExceptOnMc)
 {
     const std::string runs = write_file("runs_c.csv", "1.0 2.0\n");
     auto cuts = make_cuts("good_runs = " + runs + "\n");
-    Context c;
+    Context c(MPI_COMM_SELF);
     Events data = plain_events(3, false);
     EXPECT_EQ(error_of([&] { cuts->apply(data, c.context); }),
               "test.ini: [selection] good_runs: the events have no times (MJD), so no good-run list can be applied");
@@ -161,7 +142,7 @@ TEST(CutsModule, GoodRunsNeedTimesExceptOnMc)
 
 TEST(CutsModule, BadUptimeFilesNameFileAndLine)
 {
-    Context c;
+    Context c(MPI_COMM_SELF);
     auto error = [&](const std::string& name, const std::string& text) {
         const std::string path = write_file(name, text);
         auto cuts = make_cuts("good_runs = " + path + "\n");
@@ -192,7 +173,7 @@ TEST(CutsModule, BadUptimeFilesNameFileAndLine)
 // one of the 36,900 events lies inside a good run (the release's events were taken in them).
 TEST(CutsModule, EveryIC40EventIsInAnIC40GoodRun)
 {
-    Context c;
+    Context c(MPI_COMM_SELF);
     auto config = Config::from_string("[reader]\ntype = icecube_public\npath = " +
                                           test::shared_data("ic40/events/IC40_exp.csv") + "\n",
                                       "test.ini");
