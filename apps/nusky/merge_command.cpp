@@ -1,7 +1,10 @@
-// `nusky merge OUT IN...`: joins the results files of a trials job array (the same config and
-// seed, consecutive job.first_trial ranges) into one file whose /trials equals a single job's
-// over the whole range. Refuses different seeds or configs, overlaps and gaps, with one line
-// naming the files. Rank 0 does the work with serial HDF5; OUT.tmp is renamed when complete.
+// `nusky merge OUT IN...`: joins the results files of a job array (the same config and seed,
+// consecutive job.first_trial ranges) into one file equal to a single job's over the whole range:
+// /trials of a trials task, or /scan_trials of a scan task with trials (then /scan and
+// /scan_background come from the first file, the same in every job, and the hotspots'
+// post-trial p-values are recomputed from all trials). Refuses different seeds or configs,
+// overlaps and gaps, with one line naming the files. Rank 0 does the work with serial HDF5;
+// OUT.tmp is renamed when complete.
 #include "commands.hpp"
 
 #include "nusky/chain.hpp"
@@ -17,11 +20,20 @@
 namespace nusky {
 namespace {
 
+// The per-trial columns of each kind of job.
+struct TrialKind {
+    std::string group;
+    std::vector<std::string> columns;
+};
+const TrialKind kTrials{"/trials", {"ts", "ns", "gamma"}};
+const TrialKind kScanTrials{"/scan_trials", {"north", "south"}};
+
 struct TrialFile {
     std::string path;
+    const TrialKind* kind = nullptr;
     std::string config;  // the root config without the keys a job array may vary
     std::int64_t seed = 0, first = 0, count = 0;
-    std::vector<double> ts, ns, gamma;
+    std::vector<std::vector<double>> columns;  // kind->columns, in order
 };
 
 // The config text without the [job] keys a job array may vary (first_trial, trials, output,
@@ -51,33 +63,58 @@ TrialFile read_trial_file(const std::string& path)
     TrialFile f;
     f.path = path;
     auto file = h5_open_serial(path);
-    if (!h5_exists(file, "/trials/ts")) throw Error(path + ": no /trials (not a trials results file)");
+    if (h5_exists(file, "/trials/ts"))
+        f.kind = &kTrials;
+    else if (h5_exists(file, "/scan_trials/north"))
+        f.kind = &kScanTrials;
+    else
+        throw Error(path + ": no /trials or /scan_trials (not the results of trials or of a scan with trials)");
+    const std::string& group = f.kind->group;
     f.config = comparable_config(h5_read_string_attribute(file, path, "/", "config"));
-    f.seed = h5_read_int64_attribute(file, path, "/trials", "seed");
-    f.first = h5_read_int64_attribute(file, path, "/trials", "first_trial");
-    f.count = h5_read_int64_attribute(file, path, "/trials", "n_trials");
-    for (auto [name, column] : {std::pair{"ts", &f.ts}, {"ns", &f.ns}, {"gamma", &f.gamma}}) {
-        const std::string dataset = std::string("/trials/") + name;
+    f.seed = h5_read_int64_attribute(file, path, group, "seed");
+    f.first = h5_read_int64_attribute(file, path, group, "first_trial");
+    f.count = h5_read_int64_attribute(file, path, group, "n_trials");
+    for (const auto& name : f.kind->columns) {
+        const std::string dataset = group + "/" + name;
         const auto n = h5_dataset_length(file, path, dataset);
         if (n != f.count)
             throw Error(path + ": " + dataset + " has " + std::to_string(n) + " rows, n_trials is " +
                         std::to_string(f.count));
-        *column = h5_read_doubles(file, path, dataset, 0, n);
+        f.columns.push_back(h5_read_doubles(file, path, dataset, 0, n));
     }
     return f;
 }
 
-// Copies /fit (attributes and datasets) from one file to another.
-void copy_fit(hid_t from, hid_t to, const std::string& from_path)
+// Copies a group (attributes, datasets, subgroups) from one file to another, if it exists.
+void copy_group(hid_t from, hid_t to, const std::string& group, const std::string& from_path)
 {
-    if (!h5_exists(from, "/fit")) return;
-    h5_check(H5Ocopy(from, "/fit", to, "/fit", H5P_DEFAULT, H5P_DEFAULT), from_path, "copy /fit");
+    if (!h5_exists(from, group)) return;
+    h5_check(H5Ocopy(from, group.c_str(), to, group.c_str(), H5P_DEFAULT, H5P_DEFAULT), from_path,
+             "copy " + group);
+}
+
+// Post-trial p of each hemisphere's observed hotspot: the fraction of scrambled skies whose
+// best value in that hemisphere is at least as extreme (what the scan task computes).
+std::vector<double> post_trial_pvalues(hid_t file, const std::string& path, const std::vector<double>& north,
+                                       const std::vector<double>& south)
+{
+    const std::string ranked_by = h5_read_string_attribute(file, path, "/scan/hotspots", "ranked_by");
+    const auto observed = h5_read_doubles(file, path, "/scan/hotspots/" + ranked_by, 0,
+                                          h5_dataset_length(file, path, "/scan/hotspots/" + ranked_by));
+    if (observed.size() != 2) throw Error(path + ": /scan/hotspots should have 2 rows (north, south)");
+    std::vector<double> post;
+    for (int h = 0; h < 2; ++h) {
+        const auto& v = h == 0 ? north : south;
+        const auto at_least = std::count_if(v.begin(), v.end(), [&](double x) { return x >= observed[h]; });
+        post.push_back(static_cast<double>(at_least) / static_cast<double>(v.size()));
+    }
+    return post;
 }
 
 int merge_command(const std::vector<std::string>& args, const Comm& comm)
 {
     if (args.size() < 2 || args[0].starts_with("-"))
-        throw UsageError("merge: usage: nusky merge OUT IN... (the results files of a trials job array)");
+        throw UsageError("merge: usage: nusky merge OUT IN... (the results files of a job array: trials, or a scan with trials)");
     const std::string out = args[0];
     const std::vector<std::string> inputs(args.begin() + 1, args.end());
     for (const auto& in : inputs)
@@ -91,6 +128,8 @@ int merge_command(const std::vector<std::string>& args, const Comm& comm)
         for (const auto& path : inputs) files.push_back(read_trial_file(path));
         const TrialFile& ref = files.front();
         for (const auto& f : files) {
+            if (f.kind != ref.kind)
+                throw Error("merge: " + f.path + " has " + f.kind->group + ", " + ref.path + " has " + ref.kind->group);
             if (f.seed != ref.seed)
                 throw Error("merge: " + f.path + " has seed " + std::to_string(f.seed) + ", " + ref.path +
                             " seed " + std::to_string(ref.seed));
@@ -107,7 +146,9 @@ int merge_command(const std::vector<std::string>& args, const Comm& comm)
             const TrialFile& b = *sorted[i];
             const std::int64_t a_end = a.first + a.count;
             auto range = [](const TrialFile& f) {
-                return "[" + std::to_string(f.first) + ", " + std::to_string(f.first + f.count) + ")";
+                std::string r = "[";  // appended piecewise: GCC 12 warns (-Wrestrict) on "[" + to_string
+                r += std::to_string(f.first) + ", " + std::to_string(f.first + f.count) + ")";
+                return r;
             };
             if (b.first < a_end)
                 throw Error("merge: trials of " + a.path + " " + range(a) + " and " + b.path + " " + range(b) +
@@ -116,42 +157,48 @@ int merge_command(const std::vector<std::string>& args, const Comm& comm)
                 throw Error("merge: gap between " + a.path + " " + range(a) + " and " + b.path + " " + range(b) +
                             ": trials [" + std::to_string(a_end) + ", " + std::to_string(b.first) + ") missing");
         }
-        std::vector<double> ts, ns, gamma;
-        for (const auto* f : sorted) {
-            ts.insert(ts.end(), f->ts.begin(), f->ts.end());
-            ns.insert(ns.end(), f->ns.begin(), f->ns.end());
-            gamma.insert(gamma.end(), f->gamma.begin(), f->gamma.end());
-        }
+        const TrialKind& kind = *ref.kind;
+        std::vector<std::vector<double>> columns(kind.columns.size());
+        for (const auto* f : sorted)
+            for (std::size_t c = 0; c < columns.size(); ++c)
+                columns[c].insert(columns[c].end(), f->columns[c].begin(), f->columns[c].end());
+        const auto n_trials = static_cast<std::int64_t>(columns.front().size());
 
         const std::string tmp = out + ".tmp";
         {
             Comm self(MPI_COMM_SELF);
             H5Handle file = h5_create_parallel(tmp, self);
-            Results results;
-            // The root attributes of the first job (config, version), and the merge's identity.
             auto first_file = h5_open_serial(sorted.front()->path);
+            const std::string& first_path = sorted.front()->path;
+            // What every job computed alike comes from the first job.
+            for (const char* group : {"/fit", "/scan", "/scan_background"}) copy_group(first_file, file, group, first_path);
+            Results results;
             for (const char* name : {"nusky_version", "config", "task"}) {
                 if (H5Aexists(first_file, name) > 0)
-                    results.root_attributes[name] = h5_read_string_attribute(first_file, sorted.front()->path, "/", name);
+                    results.root_attributes[name] = h5_read_string_attribute(first_file, first_path, "/", name);
             }
             std::string merged;
             for (const auto* f : sorted) merged += (merged.empty() ? "" : ",") + f->path;
             results.root_attributes["merged_from"] = merged;
-            results.set_replicated("/trials", "ts", ts, self);
-            results.set_replicated("/trials", "ns", ns, self);
-            results.set_replicated("/trials", "gamma", gamma, self);
-            auto& group = results.group("/trials");
+            for (std::size_t c = 0; c < columns.size(); ++c)
+                results.set_replicated(kind.group, kind.columns[c], columns[c], self);
+            auto& group = results.group(kind.group);
             group.attributes["seed"] = ref.seed;
             group.attributes["first_trial"] = sorted.front()->first;
-            group.attributes["n_trials"] = static_cast<std::int64_t>(ts.size());
+            group.attributes["n_trials"] = n_trials;
+            if (&kind == &kScanTrials) {
+                group.attributes["quantity"] = h5_read_string_attribute(first_file, first_path, "/scan_trials", "quantity");
+                if (h5_exists(file, "/scan/hotspots/post_trial_p"))
+                    h5_check(H5Ldelete(file, "/scan/hotspots/post_trial_p", H5P_DEFAULT), tmp, "replace post_trial_p");
+                results.set_replicated("/scan/hotspots", "post_trial_p",
+                                       post_trial_pvalues(first_file, first_path, columns[0], columns[1]), self);
+            }
             h5_write_results(file, results, self);
-            copy_fit(first_file, file, sorted.front()->path);
         }
         std::filesystem::rename(tmp, out);
-        std::printf("merge: wrote %s: trials [%lld, %lld) from %zu files\n", out.c_str(),
+        std::printf("merge: wrote %s: %s [%lld, %lld) from %zu files\n", out.c_str(), kind.group.c_str(),
                     static_cast<long long>(sorted.front()->first),
-                    static_cast<long long>(sorted.front()->first + static_cast<std::int64_t>(ts.size())),
-                    files.size());
+                    static_cast<long long>(sorted.front()->first + n_trials), files.size());
     });
     return 0;
 }

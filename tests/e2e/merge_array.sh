@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `nusky merge` of a 4-job trials array (first_trial 0, 25, 50, 75; 25 trials each) equals one
 # 100-trial job; overlapping, gapped, different-seed and different-config arrays are refused.
+# Then a scan with post-trial scrambles split in 2 jobs merges into the single job's file.
 source "$(dirname "$0")/lib/common.bash"
 sky=$(small_sky)
 cat > "$WORK/trials.ini" <<INI
@@ -50,4 +51,52 @@ run_np 1 run "$WORK/trials.ini" --set job.trials=25 --set job.first_trial=25 --s
 expect_failure seed "seed" "$WORK/bad.h5" "$NUSKY" merge "$WORK/bad.h5" "$WORK/part0.h5" "$WORK/seed8.h5"
 run_np 1 run "$WORK/trials.ini" --set job.trials=25 --set job.first_trial=25 --set likelihood.dec_deg=10 --output "$WORK/dec10.h5" > /dev/null 2>&1 || fail "dec 10 job"
 expect_failure config "different configs" "$WORK/bad.h5" "$NUSKY" merge "$WORK/bad.h5" "$WORK/part0.h5" "$WORK/dec10.h5"
+
+# A scan's post-trial scrambles as a 2-job array (nside 64, 3 + 3 scrambled skies of 2000
+# events, ranked by TS) equals one 6-trial job: /scan_trials, /scan and the recomputed post-trial
+# p-values.
+tiny=$WORK/tiny_sky.h5
+"$NUSKY" simulate --seed 12 --events 2000 --signal-events 0 --mc-events 10000 --out "$tiny" > /dev/null
+cat > "$WORK/scan.ini" <<INI
+[job]
+task = scan
+nside = 64
+seed = 4
+[reader]
+type = hdf5_events
+path = $tiny
+[selection]
+type = cuts
+sigma_max_deg = 20
+[likelihood]
+type = point_source
+use_energy = false
+scan_sob_threshold = 0.01
+pvalue_trials = 0
+INI
+run_np 2 run "$WORK/scan.ini" --set job.trials=6 --output "$WORK/scan_single.h5" > "$WORK/scan_single.log" 2>&1 \
+  || { cat "$WORK/scan_single.log"; fail "single scan job"; }
+for first in 0 3; do
+  run_np 2 run "$WORK/scan.ini" --set job.trials=3 --set job.first_trial=$first --output "$WORK/scan$first.h5" \
+    > "$WORK/scan$first.log" 2>&1 || { cat "$WORK/scan$first.log"; fail "scan job first_trial=$first"; }
+done
+"$NUSKY" merge "$WORK/scan_merged.h5" "$WORK/scan3.h5" "$WORK/scan0.h5" > "$WORK/scan_merge.log" 2>&1 \
+  || { cat "$WORK/scan_merge.log"; fail "merge of scans"; }
+"$PY" - "$WORK/scan_single.h5" "$WORK/scan_merged.h5" "$WORK/scan3.h5" <<'PY'
+import h5py, sys, numpy as np
+a, b, part = (h5py.File(p) for p in sys.argv[1:4])
+for name in ("north", "south"):
+    assert np.array_equal(a["scan_trials"][name][:], b["scan_trials"][name][:]), name
+for attr in ("seed", "first_trial", "n_trials", "quantity"):
+    assert a["scan_trials"].attrs[attr] == b["scan_trials"].attrs[attr], attr
+assert np.array_equal(a["scan/ts"][:], b["scan/ts"][:])
+assert np.array_equal(a["scan/hotspots/post_trial_p"][:], b["scan/hotspots/post_trial_p"][:])
+assert a["scan"].attrs["NSIDE"] == b["scan"].attrs["NSIDE"] == 64
+# The merged p-values come from all 6 trials, not from one file's 3.
+p6, p3 = b["scan/hotspots/post_trial_p"][:], part["scan/hotspots/post_trial_p"][:]
+assert all(abs(x * 6 - round(x * 6)) < 1e-9 for x in p6), p6
+print("merged scan trials equal the single job's:", int(b["scan_trials"].attrs["n_trials"]),
+      "trials; post-trial p", p6, "(one job of 3:", p3, ")")
+PY
+expect_failure mixed "/scan_trials" "$WORK/bad.h5" "$NUSKY" merge "$WORK/bad.h5" "$WORK/part0.h5" "$WORK/scan3.h5"
 echo "merge_array: ok"
