@@ -425,7 +425,7 @@ NpyArray parse_npy(const char* data, std::size_t size, const std::string& path)
 NpyFile::NpyFile(const std::string& path) : path_(path)
 {
     fd_ = ::open(path.c_str(), O_RDONLY);
-    if (fd_ < 0) throw file_error(path, 0, "cannot open file");
+    if (fd_ < 0) throw file_error(path, 0, std::string("cannot open for reading: ") + std::strerror(errno));
     struct stat st {};
     if (::fstat(fd_, &st) != 0) {
         ::close(fd_);

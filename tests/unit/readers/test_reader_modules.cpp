@@ -279,7 +279,8 @@ TEST(NpyEventsReader, ConfigErrors)
               "test.ini: [reader] angle_unit: must be rad or deg");
     auto reader = make_module<Reader>(Stage::reader, "reader", "type = npy_events\npath = /nonexistent/x.npy\n");
     Context c(MPI_COMM_SELF);
-    EXPECT_EQ(error_of([&] { reader->read(c.context); }), "/nonexistent/x.npy: cannot open file");
+    EXPECT_EQ(error_of([&] { reader->read(c.context); }),
+              "/nonexistent/x.npy: cannot open for reading: No such file or directory");
 }
 
 // ---- icecube_public -------------------------------------------------------------------------
