@@ -212,6 +212,40 @@ if [ ! -f "$work/sky_1.1M.h5" ]; then
 fi
 run_case read_hdf5 2 "$work/read_hdf5.ini" 1100000 read
 
+# Peak memory per rank of a scan at nside 256 on 1.1 M events (2 ranks), with a 1 M-event MC set
+# for the energy PDFs. The whole scan takes hours at this size, so the run is stopped after
+# BENCH_MEM_SECONDS (default 60): by then setup (which makes the largest allocations) is done and
+# the scan is under way (its output grows by ~50 B per pixel, 19 MB per rank at the end). Each
+# rank's peak RSS is its VmHWM, sampled every second.
+if [ ! -f "$work/sky_1.1M_mc.h5" ]; then
+    "$nusky" simulate --seed 7 --out "$work/sky_1.1M_mc.h5" --events 1100000 \
+        > "$work/simulate_mc.log" 2>&1 || { cat "$work/simulate_mc.log" >&2; exit 1; }
+fi
+sed -e "s|$work/sky_1.1M.h5|$work/sky_1.1M_mc.h5|" -e 's/task = fit/task = scan\nnside = 256/' \
+    -e '/use_energy\|ra_deg\|dec_deg/d' "$work/read_hdf5.ini" > "$work/scan_memory.ini"
+echo "pvalue_trials = 0" >> "$work/scan_memory.ini"
+mem_dir=$work/scan_memory.np2.r1
+mkdir -p "$mem_dir"
+mem_t0=$(date +%s.%N)
+"$MPIRUN" -np 2 "$nusky" run "$work/scan_memory.ini" --output "$mem_dir/out.h5" > "$mem_dir/log" 2>&1 &
+mem_pid=$!
+peak_kb=0
+for _ in $(seq 1 "${BENCH_MEM_SECONDS:-60}"); do
+    sleep 1
+    kill -0 "$mem_pid" 2> /dev/null || break
+    for p in $(pgrep -x nusky); do
+        grep -q "scan_memory.ini" "/proc/$p/cmdline" 2> /dev/null || continue
+        kb=$(awk '/^VmHWM/ {print $2}' "/proc/$p/status" 2> /dev/null || echo 0)
+        [ "${kb:-0}" -gt "$peak_kb" ] && peak_kb=$kb
+    done
+done
+kill "$mem_pid" 2> /dev/null || true
+wait "$mem_pid" 2> /dev/null || true
+mem_t1=$(date +%s.%N)
+grep -q "scan: " "$mem_dir/log" || echo "bench/run.sh: the memory run had not started scanning when stopped" >&2
+printf 'scan_memory\t2\t1\t%s\tnan\t786432\t%s\n' "$("$PY" -c "print(f'{$mem_t1 - $mem_t0:.3f}')")" "$peak_kb" >> "$results"
+echo "  scan_memory np=2: peak RSS $peak_kb kB per rank (stopped after ${BENCH_MEM_SECONDS:-60} s)" >&2
+
 # All-sky scans (task scan), when this build has it. Scans take longest: BENCH_SCAN_RUNS runs
 # (default 1) at 2 ranks, each stopped after BENCH_SCAN_TIMEOUT s (default 90); one at 1 rank
 # too with BENCH_SCAN_1RANK=1.

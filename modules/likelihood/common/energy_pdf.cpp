@@ -109,16 +109,61 @@ void fill_energy_mc_counts(const EnergyBinning& binning, const GammaGrid& grid,
 }
 
 EventEnergyRatios::EventEnergyRatios(GammaGrid grid, Eigen::ArrayXXd table)
-    : grid_(grid), table_(std::move(table))
+    : grid_(grid), levels_(std::move(table)), level_(static_cast<std::size_t>(levels_.rows()))
 {
-    if (table_.cols() != grid_.size)
-        throw Error("energy ratios: table has " + std::to_string(table_.cols()) +
+    if (levels_.cols() != grid_.size)
+        throw Error("energy ratios: table has " + std::to_string(levels_.cols()) +
                     " columns for a gamma grid of " + std::to_string(grid_.size));
+    if (levels_.rows() > std::numeric_limits<std::int32_t>::max())
+        throw Error("energy ratios: too many events");
+    for (std::size_t i = 0; i < level_.size(); ++i) level_[i] = static_cast<std::int32_t>(i);
+}
+
+EventEnergyRatios::EventEnergyRatios(GammaGrid grid, Eigen::ArrayXXd levels,
+                                     std::vector<std::int32_t> level_of_event)
+    : grid_(grid), levels_(std::move(levels)), level_(std::move(level_of_event))
+{
+    if (levels_.cols() != grid_.size)
+        throw Error("energy ratios: table has " + std::to_string(levels_.cols()) +
+                    " columns for a gamma grid of " + std::to_string(grid_.size));
+    for (std::int32_t l : level_)
+        if (l < 0 || l >= levels_.rows()) throw Error("energy ratios: level index out of range");
 }
 
 EventEnergyRatios EventEnergyRatios::unity(Eigen::Index n_events)
 {
-    return EventEnergyRatios(GammaGrid::single(2.0), Eigen::ArrayXXd::Ones(n_events, 1));
+    return EventEnergyRatios(GammaGrid::single(2.0), Eigen::ArrayXXd::Ones(1, 1),
+                             std::vector<std::int32_t>(static_cast<std::size_t>(n_events), 0));
+}
+
+Eigen::ArrayXXd EventEnergyRatios::table() const
+{
+    Eigen::ArrayXXd out(n_events(), grid_.size);
+    for (int k = 0; k < grid_.size; ++k) out.col(k) = column(k);
+    return out;
+}
+
+Eigen::ArrayXd EventEnergyRatios::column(int k) const
+{
+    Eigen::ArrayXd out(n_events());
+    for (Eigen::Index i = 0; i < n_events(); ++i) out[i] = ratio(i, k);
+    return out;
+}
+
+Eigen::ArrayXd EventEnergyRatios::row_min() const
+{
+    const Eigen::ArrayXd per_level = levels_.rowwise().minCoeff();
+    Eigen::ArrayXd out(n_events());
+    for (Eigen::Index i = 0; i < n_events(); ++i) out[i] = per_level[level_[static_cast<std::size_t>(i)]];
+    return out;
+}
+
+Eigen::ArrayXd EventEnergyRatios::row_max() const
+{
+    const Eigen::ArrayXd per_level = levels_.rowwise().maxCoeff();
+    Eigen::ArrayXd out(n_events());
+    for (Eigen::Index i = 0; i < n_events(); ++i) out[i] = per_level[level_[static_cast<std::size_t>(i)]];
+    return out;
 }
 
 void EventEnergyRatios::ratios(double gamma, Eigen::ArrayXd& out) const
@@ -133,18 +178,19 @@ void EventEnergyRatios::multiply(double gamma, const double* factor, double* out
     double t;
     grid_.locate(gamma, k, t);
     const Eigen::Index n = n_events();
-    const double* r0 = table_.col(k).data();
+    const std::int32_t* level = level_.data();
+    const double* r0 = levels_.col(k).data();
     if (grid_.size == 1 || t == 0.0) {
         // Exactly on a grid point (always for fixed-gamma tables): no interpolation.
-        for (Eigen::Index i = 0; i < n; ++i) out[i] = factor ? factor[i] * r0[i] : r0[i];
+        for (Eigen::Index i = 0; i < n; ++i) out[i] = factor ? factor[i] * r0[level[i]] : r0[level[i]];
         return;
     }
-    const double* r1 = table_.col(k + 1).data();
+    const double* r1 = levels_.col(k + 1).data();
     const double w0 = 1.0 - t;
     if (factor)
-        for (Eigen::Index i = 0; i < n; ++i) out[i] = factor[i] * (w0 * r0[i] + t * r1[i]);
+        for (Eigen::Index i = 0; i < n; ++i) out[i] = factor[i] * (w0 * r0[level[i]] + t * r1[level[i]]);
     else
-        for (Eigen::Index i = 0; i < n; ++i) out[i] = w0 * r0[i] + t * r1[i];
+        for (Eigen::Index i = 0; i < n; ++i) out[i] = w0 * r0[level[i]] + t * r1[level[i]];
 }
 
 void EventEnergyRatios::multiply(double gamma, const double* factor, const Eigen::Index* events,
@@ -153,16 +199,17 @@ void EventEnergyRatios::multiply(double gamma, const double* factor, const Eigen
     int k;
     double t;
     grid_.locate(gamma, k, t);
-    const double* r0 = table_.col(k).data();
+    const std::int32_t* level = level_.data();
+    const double* r0 = levels_.col(k).data();
     if (grid_.size == 1 || t == 0.0) {
-        for (std::size_t j = 0; j < n; ++j) out[j] = factor[j] * r0[events[j]];
+        for (std::size_t j = 0; j < n; ++j) out[j] = factor[j] * r0[level[events[j]]];
         return;
     }
-    const double* r1 = table_.col(k + 1).data();
+    const double* r1 = levels_.col(k + 1).data();
     const double w0 = 1.0 - t;
     for (std::size_t j = 0; j < n; ++j) {
-        const Eigen::Index i = events[j];
-        out[j] = factor[j] * (w0 * r0[i] + t * r1[i]);
+        const std::int32_t l = level[events[j]];
+        out[j] = factor[j] * (w0 * r0[l] + t * r1[l]);
     }
 }
 
@@ -173,14 +220,18 @@ void EventEnergyRatios::scaled_excess(double gamma, const double* factor, double
     double t;
     grid_.locate(gamma, k, t);
     const Eigen::Index n = n_events();
-    const double* r0 = table_.col(k).data();
+    const std::int32_t* level = level_.data();
+    const double* r0 = levels_.col(k).data();
     if (grid_.size == 1 || t == 0.0) {
-        for (Eigen::Index i = 0; i < n; ++i) out[i] = (factor[i] * r0[i] - 1.0) * inv_n;
+        for (Eigen::Index i = 0; i < n; ++i) out[i] = (factor[i] * r0[level[i]] - 1.0) * inv_n;
         return;
     }
-    const double* r1 = table_.col(k + 1).data();
+    const double* r1 = levels_.col(k + 1).data();
     const double w0 = 1.0 - t;
-    for (Eigen::Index i = 0; i < n; ++i) out[i] = (factor[i] * (w0 * r0[i] + t * r1[i]) - 1.0) * inv_n;
+    for (Eigen::Index i = 0; i < n; ++i) {
+        const std::int32_t l = level[i];
+        out[i] = (factor[i] * (w0 * r0[l] + t * r1[l]) - 1.0) * inv_n;
+    }
 }
 
 void EventEnergyRatios::scaled_excess(double gamma, const double* factor, const Eigen::Index* events,
@@ -189,16 +240,33 @@ void EventEnergyRatios::scaled_excess(double gamma, const double* factor, const 
     int k;
     double t;
     grid_.locate(gamma, k, t);
-    const double* r0 = table_.col(k).data();
+    const std::int32_t* level = level_.data();
+    const double* r0 = levels_.col(k).data();
     if (grid_.size == 1 || t == 0.0) {
-        for (std::size_t j = 0; j < n; ++j) out[j] = (factor[j] * r0[events[j]] - 1.0) * inv_n;
+        for (std::size_t j = 0; j < n; ++j) out[j] = (factor[j] * r0[level[events[j]]] - 1.0) * inv_n;
         return;
     }
-    const double* r1 = table_.col(k + 1).data();
+    const double* r1 = levels_.col(k + 1).data();
     const double w0 = 1.0 - t;
     for (std::size_t j = 0; j < n; ++j) {
-        const Eigen::Index i = events[j];
-        out[j] = (factor[j] * (w0 * r0[i] + t * r1[i]) - 1.0) * inv_n;
+        const std::int32_t l = level[events[j]];
+        out[j] = (factor[j] * (w0 * r0[l] + t * r1[l]) - 1.0) * inv_n;
+    }
+}
+
+void EventEnergyRatios::grid_sums(const double* factor, const Eigen::Index* events, std::size_t n,
+                                  std::vector<double>& scratch, double* sums) const
+{
+    scratch.assign(static_cast<std::size_t>(levels_.rows()), 0.0);
+    if (events)
+        for (std::size_t j = 0; j < n; ++j) scratch[static_cast<std::size_t>(level_[static_cast<std::size_t>(events[j])])] += factor[j];
+    else
+        for (std::size_t j = 0; j < n; ++j) scratch[static_cast<std::size_t>(level_[j])] += factor[j];
+    for (int k = 0; k < grid_.size; ++k) {
+        const double* r = levels_.col(k).data();
+        double s = 0.0;
+        for (std::size_t l = 0; l < scratch.size(); ++l) s += scratch[l] * r[l];
+        sums[k] = s;
     }
 }
 
@@ -212,7 +280,12 @@ void EventEnergyRatios::ratio_derivatives(double gamma, Eigen::ArrayXd& out) con
     int k;
     double t;
     grid_.locate(gamma, k, t);
-    out = (table_.col(k + 1) - table_.col(k)) / grid_.step;
+    const double* r0 = levels_.col(k).data();
+    const double* r1 = levels_.col(k + 1).data();
+    for (Eigen::Index i = 0; i < n_events(); ++i) {
+        const std::int32_t l = level_[static_cast<std::size_t>(i)];
+        out[i] = (r1[l] - r0[l]) / grid_.step;
+    }
 }
 
 EnergyRatioTable::EnergyRatioTable(EnergyBinning binning, GammaGrid grid,
@@ -288,12 +361,15 @@ EventEnergyRatios EnergyRatioTable::event_ratios(const Eigen::ArrayXd& sin_dec,
 {
     require_same_length(sin_dec.size(), log10_energy.size(), "event");
     const Eigen::Index n = sin_dec.size();
-    Eigen::ArrayXXd table(n, grid_.size);
-    for (Eigen::Index i = 0; i < n; ++i) {
-        const int c = binning_.cell(sin_dec[i], log10_energy[i]);
-        for (int k = 0; k < grid_.size; ++k) table(i, k) = ratio_at_grid(k, c);
-    }
-    return EventEnergyRatios(grid_, std::move(table));
+    if (n > std::numeric_limits<std::int32_t>::max()) throw Error("energy ratios: too many events");
+    // One level per cell: each event keeps only its cell index.
+    const int n_cells = binning_.n_cells();
+    Eigen::ArrayXXd levels(n_cells, grid_.size);
+    for (int c = 0; c < n_cells; ++c)
+        for (int k = 0; k < grid_.size; ++k) levels(c, k) = ratio_at_grid(k, c);
+    std::vector<std::int32_t> cell(static_cast<std::size_t>(n));
+    for (Eigen::Index i = 0; i < n; ++i) cell[static_cast<std::size_t>(i)] = binning_.cell(sin_dec[i], log10_energy[i]);
+    return EventEnergyRatios(grid_, std::move(levels), std::move(cell));
 }
 
 }  // namespace nusky

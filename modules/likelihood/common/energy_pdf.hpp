@@ -8,6 +8,7 @@
 #include <Eigen/Core>
 
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace nusky {
@@ -59,17 +60,31 @@ void fill_energy_mc_counts(const EnergyBinning& binning, const GammaGrid& grid,
                            std::vector<double>& counts);
 
 // R_i at every grid gamma for a fixed event set, so a fit only interpolates.
-// table(i, k) = R_i(grid[k]); column k (one gamma) is contiguous over events.
+// Stored as a small table of distinct rows ("levels": the energy-PDF cells, 600 x 31 doubles,
+// cache-resident) plus one level index per event, instead of an events x grid table (15 MB for
+// 60k events, 273 MB for 1.1 M): the fit's per-gamma passes then stream 4 bytes per event and
+// gather R from L1. Values are the same doubles either way.
 class EventEnergyRatios {
 public:
     EventEnergyRatios() = default;
+    // table(i, k) = R_i(grid[k]): every event its own level.
     EventEnergyRatios(GammaGrid grid, Eigen::ArrayXXd table);
+    // levels(l, k) = R of level l at grid[k]; event i has level level_of_event[i].
+    EventEnergyRatios(GammaGrid grid, Eigen::ArrayXXd levels, std::vector<std::int32_t> level_of_event);
     // R = 1 for every event (spatial-only analyses).
     static EventEnergyRatios unity(Eigen::Index n_events);
 
-    Eigen::Index n_events() const { return table_.rows(); }
+    Eigen::Index n_events() const { return static_cast<Eigen::Index>(level_.size()); }
     const GammaGrid& grid() const { return grid_; }
-    const Eigen::ArrayXXd& table() const { return table_; }
+    // R_i(grid[k]).
+    double ratio(Eigen::Index i, int k) const { return levels_(level_[static_cast<std::size_t>(i)], k); }
+    // The events x grid table, materialised (allocates n_events x grid size: tests, setup).
+    Eigen::ArrayXXd table() const;
+    // R_i(grid[k]) for every event.
+    Eigen::ArrayXd column(int k) const;
+    // Smallest and largest R_i over the grid, per event.
+    Eigen::ArrayXd row_min() const;
+    Eigen::ArrayXd row_max() const;
 
     // R_i(gamma) by linear interpolation in gamma (clamped to the grid).
     void ratios(double gamma, Eigen::ArrayXd& out) const;
@@ -91,9 +106,17 @@ public:
     void scaled_excess(double gamma, const double* factor, const Eigen::Index* events,
                        std::size_t n, double inv_n, double* out) const;
 
+    // sums[k] = sum_j factor[j] R_{events[j]}(grid[k]) for every grid point k (events == nullptr:
+    // j itself, n == n_events()), summed per level first: one pass over the events plus a
+    // levels x grid product. `scratch` is resized to the level count (reuse it: no allocation).
+    // The order of addition differs from a per-event sum: callers compare with a margin.
+    void grid_sums(const double* factor, const Eigen::Index* events, std::size_t n,
+                   std::vector<double>& scratch, double* sums) const;
+
 private:
     GammaGrid grid_{GammaGrid::single(2.0)};
-    Eigen::ArrayXXd table_;
+    Eigen::ArrayXXd levels_;            // (level, grid point); a column is one gamma
+    std::vector<std::int32_t> level_;   // per event
 };
 
 class EnergyRatioTable {

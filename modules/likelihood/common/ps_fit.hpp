@@ -117,9 +117,14 @@ private:
     FitResult maximise_ns(std::size_t n_local, const EventTotals& totals, const ReduceSum& reduce,
                           double ns_start);
     double* workspace(std::size_t n_local);
+    // True when n_s_hat = 0 at every gamma (see ps_fit.cpp); then `result` is the fit's outcome.
+    bool no_excess_at_any_gamma(const double* factor, const Eigen::Index* events, std::size_t n,
+                                const EventEnergyRatios& ratios, const EventTotals& totals,
+                                const ReduceSum& reduce, FitResult& result);
 
     FitSettings settings_;
     std::vector<double> work_;
+    std::vector<double> level_sums_, grid_sums_;  // no_excess_at_any_gamma's workspace
 };
 
 // Dropping negligible events (PHYSICS.md section 5): collects the indices of the events with

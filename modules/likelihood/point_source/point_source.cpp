@@ -90,9 +90,10 @@ PointSourceEvents::PointSourceEvents(const Events& events, const PointSourcePdfs
     // R_i(gamma) lies between the smallest and largest grid values (linear interpolation).
     kappa_ = vmf_.kappa;
     norm_over_b_ = vmf_.normalisation / background_density_;
-    r_min_ = ratios_.table().rowwise().minCoeff();
-    r_max_ = ratios_.table().rowwise().maxCoeff();
+    r_min_ = ratios_.row_min();
+    r_max_ = ratios_.row_max();
     log_reach_ = (norm_over_b_ * r_max_).log();
+    draws_.resize(static_cast<std::size_t>(events.size()));
 }
 
 void PointSourceEvents::spatial_sob(const UnitVector& source, Eigen::ArrayXd& out) const
@@ -118,6 +119,22 @@ void PointSourceEvents::select_candidates(const UnitVector& source)
         const double hav = std::max(0.0, 0.5 * (1.0 - cos_d) - 1e-15);
         if (log_reach_[i] - 2.0 * kappa_[i] * hav >= log_threshold) candidates_.push_back(i);
     }
+    // The candidates' constants, contiguous: the per-trial loops then stream them (and vectorise)
+    // instead of gathering from the whole sample.
+    const auto m = static_cast<Eigen::Index>(candidates_.size());
+    for (Eigen::ArrayXd* a : {&cand_kappa_, &cand_z_, &cand_cos_dec_, &cand_norm_, &cand_background_,
+                              &cand_r_min_, &cand_r_max_})
+        a->resize(m);
+    for (Eigen::Index c = 0; c < m; ++c) {
+        const Eigen::Index i = candidates_[static_cast<std::size_t>(c)];
+        cand_kappa_[c] = kappa_[i];
+        cand_z_[c] = z_[i];
+        cand_cos_dec_[c] = cos_dec_[i];
+        cand_norm_[c] = vmf_.normalisation[i];
+        cand_background_[c] = background_density_[i];
+        cand_r_min_[c] = r_min_[i];
+        cand_r_max_[c] = r_max_[i];
+    }
 }
 
 FitResult PointSourceEvents::fit_all(const UnitVector& source, const ReduceSum& reduce)
@@ -142,24 +159,24 @@ bool PointSourceEvents::fit_candidates(const double* px, const double* py, const
     // The exponents first, then Eigen's vectorised exp over all of them (a few times faster than
     // libm's scalar exp; below -709.78 it returns ~1e-308 instead of 0, far under kDropSob).
     if (exponent_.size() < static_cast<Eigen::Index>(n_cand)) exponent_.resize(static_cast<Eigen::Index>(n_cand));
+    double* e = exponent_.data();
     for (std::size_t c = 0; c < n_cand; ++c) {
-        const Eigen::Index i = candidates_[c];
         const double dx = px[c] - source.x;
         const double dy = py[c] - source.y;
-        const double dz = z_[i] - source.z;
-        exponent_[static_cast<Eigen::Index>(c)] = -0.5 * kappa_[i] * (dx * dx + dy * dy + dz * dz);
+        const double dz = cand_z_[c] - source.z;
+        e[c] = -0.5 * cand_kappa_[c] * (dx * dx + dy * dy + dz * dz);
     }
-    Eigen::Map<Eigen::ArrayXd> exponent(exponent_.data(), static_cast<Eigen::Index>(n_cand));
+    Eigen::Map<Eigen::ArrayXd> exponent(e, static_cast<Eigen::Index>(n_cand));
     exponent = exponent.exp();
+    // S / B = (norm exp) / B, in that order (as spatial_sob computes it); vectorised.
+    for (std::size_t c = 0; c < n_cand; ++c) e[c] = (cand_norm_[c] * e[c]) / cand_background_[c];
     double largest_low = 0.0;  // max over events of S / B * min_gamma R: <= the largest S R / B at any gamma
     std::size_t n_kept = 0;
     for (std::size_t c = 0; c < n_cand; ++c) {
-        const Eigen::Index i = candidates_[c];
-        const double density = vmf_.normalisation[i] * exponent_[static_cast<Eigen::Index>(c)];
-        const double sob = density / background_density_[i];
-        largest_low = std::max(largest_low, sob * r_min_[i]);
-        if (sob * r_max_[i] >= kDropSob) {
-            kept_.push_back(i);
+        const double sob = e[c];
+        largest_low = std::max(largest_low, sob * cand_r_min_[c]);
+        if (sob * cand_r_max_[c] >= kDropSob) {
+            kept_.push_back(candidates_[c]);
             kept_sob_[static_cast<Eigen::Index>(n_kept++)] = sob;
         }
     }
@@ -207,15 +224,30 @@ FitResult PointSourceEvents::trial(std::uint64_t seed, std::int64_t trial, const
     // stream (candidates are in increasing event order, so the generator only moves forward).
     CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
     const RaTable& table = ra_table();
-    std::uint64_t next = 0;
-    for (std::size_t c = 0; c < n; ++c) {
-        const auto i = static_cast<std::uint64_t>(candidates_[c]);
-        if (i != next) rng.discard_to(i);
-        next = i + 1;
-        double cos_ra, sin_ra;
-        ra_cos_sin(table, rng.uniform(), cos_ra, sin_ra);
-        cand_x_[static_cast<Eigen::Index>(c)] = cos_dec_[candidates_[c]] * cos_ra;
-        cand_y_[static_cast<Eigen::Index>(c)] = cos_dec_[candidates_[c]] * sin_ra;
+    const std::size_t first = n > 0 ? static_cast<std::size_t>(candidates_.front()) : 0;
+    const std::size_t span = n > 0 ? static_cast<std::size_t>(candidates_.back()) - first + 1 : 0;
+    if (2 * n >= span) {
+        // Dense candidates (wide PSFs: nearly every event): every draw of their index range in
+        // one batch (CounterRng::fill_uniform), cheaper per draw than jumping to each.
+        rng.discard_to(first);
+        rng.fill_uniform(draws_.data(), span);
+        for (std::size_t c = 0; c < n; ++c) {
+            double cos_ra, sin_ra;
+            ra_cos_sin(table, draws_[static_cast<std::size_t>(candidates_[c]) - first], cos_ra, sin_ra);
+            cand_x_[static_cast<Eigen::Index>(c)] = cand_cos_dec_[static_cast<Eigen::Index>(c)] * cos_ra;
+            cand_y_[static_cast<Eigen::Index>(c)] = cand_cos_dec_[static_cast<Eigen::Index>(c)] * sin_ra;
+        }
+    } else {
+        std::uint64_t next = 0;
+        for (std::size_t c = 0; c < n; ++c) {
+            const auto i = static_cast<std::uint64_t>(candidates_[c]);
+            if (i != next) rng.discard_to(i);
+            next = i + 1;
+            double cos_ra, sin_ra;
+            ra_cos_sin(table, rng.uniform(), cos_ra, sin_ra);
+            cand_x_[static_cast<Eigen::Index>(c)] = cand_cos_dec_[static_cast<Eigen::Index>(c)] * cos_ra;
+            cand_y_[static_cast<Eigen::Index>(c)] = cand_cos_dec_[static_cast<Eigen::Index>(c)] * sin_ra;
+        }
     }
     FitResult r;
     if (fit_candidates(cand_x_.data(), cand_y_.data(), source, reduce_nothing, r)) return r;
@@ -229,9 +261,10 @@ void PointSourceEvents::scramble(std::uint64_t seed, std::int64_t trial)
     // (RA = 2 pi u; cos and sin through ra_cos_sin.)
     CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
     const RaTable& table = ra_table();
+    rng.fill_uniform(draws_.data(), draws_.size());
     for (Eigen::Index i = 0; i < x_.size(); ++i) {
         double cos_ra, sin_ra;
-        ra_cos_sin(table, rng.uniform(), cos_ra, sin_ra);
+        ra_cos_sin(table, draws_[static_cast<std::size_t>(i)], cos_ra, sin_ra);
         x_[i] = cos_dec_[i] * cos_ra;
         y_[i] = cos_dec_[i] * sin_ra;
     }

@@ -80,7 +80,10 @@ private:
     Eigen::ArrayXd kappa_, norm_over_b_, r_min_, r_max_, log_reach_;
     double candidates_z_ = 2.0;  // sin(dec) the candidates were selected for (2: none yet)
     std::vector<Eigen::Index> candidates_;
+    // Per candidate (same order): kappa, sin dec, cos dec, vMF normalisation, B, min and max R.
+    Eigen::ArrayXd cand_kappa_, cand_z_, cand_cos_dec_, cand_norm_, cand_background_, cand_r_min_, cand_r_max_;
     Eigen::ArrayXd cand_x_, cand_y_;        // trial(): candidates' scrambled positions
+    std::vector<double> draws_;             // a trial's uniform draws (scramble, dense trial())
     Eigen::ArrayXd exponent_;               // per candidate: vMF exponent, then its exp
     std::vector<Eigen::Index> kept_;
     Eigen::ArrayXd kept_sob_;

@@ -64,18 +64,15 @@ private:
     PointSourceEvents original_;       // unsorted, for scrambling
     Eigen::ArrayXd observed_x_, observed_y_;
     Eigen::ArrayXd x_, y_, z_, dec_, kappa_, norm_over_b_, max_sob_, d2max_, reach_;
+    Eigen::ArrayXd cos_reach_, cos_dec_;  // for the cost model (expected_kept)
     EventEnergyRatios ratios_;  // rows in sorted order
-    // R_i at the grid gammas, event-major and padded to kGridStride, for the n_s = 0 check.
-    static constexpr int kGridStride = 32;
-    std::vector<double> ratio_rows_;
     bool has_energy_;
     double threshold_;
     PointSourceFitter fitter_;
     // Per-pixel workspace.
     std::vector<Eigen::Index> kept_;
     std::vector<double> kept_sob_;
-    Eigen::ArrayXd kept_sob_array_;
-    std::vector<double> grid_sums_;
+
 };
 
 // The rings of a RING-ordered HEALPix grid, with their estimated cost.

@@ -25,7 +25,7 @@ void template_excess(const TemplatePdfs& pdfs, const Events& events, Eigen::Arra
     const Eigen::ArrayXd sin_dec = events.dec.sin();
     pdfs.background.background_density(sin_dec, density);
     out = (signal - subtraction) / density;
-    if (pdfs.energy) out *= pdfs.energy->event_ratios(sin_dec, events.log10_energy).table().col(0);
+    if (pdfs.energy) out *= pdfs.energy->event_ratios(sin_dec, events.log10_energy).column(0);
 }
 
 TemplateSignalTrials::TemplateSignalTrials(const Events& all, const TemplatePdfs& pdfs, const TemplateSettings& settings,
@@ -42,7 +42,7 @@ TemplateSignalTrials::TemplateSignalTrials(const Events& all, const TemplatePdfs
     Eigen::ArrayXd density;
     pdfs.background.background_density(sin_dec_, density);
     fixed_ratio_over_b_ = 1.0 / density;
-    if (pdfs.energy) fixed_ratio_over_b_ *= pdfs.energy->event_ratios(sin_dec_, log10_energy_).table().col(0);
+    if (pdfs.energy) fixed_ratio_over_b_ *= pdfs.energy->event_ratios(sin_dec_, log10_energy_).column(0);
     // The sample's histograms (the replicated sample, so the same sums on every rank).
     sin_dec_counts_.assign(static_cast<std::size_t>(settings.sin_dec_bins), 0.0);
     fill_sin_dec_counts(sin_dec_, sin_dec_counts_);
@@ -82,8 +82,8 @@ TrialResult TemplateSignalTrials::operator()(std::uint64_t seed, std::int64_t tr
             fill_energy_data_counts(settings_.energy_binning, inj_sin_dec, injected.log10_energy, data_counts);
             const EnergyRatioTable table(settings_.energy_binning, GammaGrid::single(settings_.gamma), data_counts,
                                          energy_mc_counts_);
-            r_events = table.event_ratios(sin_dec_, log10_energy_).table().col(0);
-            r_injected = table.event_ratios(inj_sin_dec, injected.log10_energy).table().col(0);
+            r_events = table.event_ratios(sin_dec_, log10_energy_).column(0);
+            r_injected = table.event_ratios(inj_sin_dec, injected.log10_energy).column(0);
         }
         combined_.head(nb) = (signal_ - subtraction_) * r_events / b_events;
         auto span = [](const Eigen::ArrayXd& a) { return std::span<const double>(a.data(), a.size()); };

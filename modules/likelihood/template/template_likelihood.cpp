@@ -127,9 +127,10 @@ TemplateEvents::TemplateEvents(const Events& events, const TemplatePdfs& pdfs, d
     Eigen::ArrayXd ratio_over_b = 1.0 / background_density;
     if (has_energy_) {
         auto ratios = pdfs.energy->event_ratios(events.z, events.log10_energy);
-        ratio_over_b *= ratios.table().col(0);
+        ratio_over_b *= ratios.column(0);
     }
     pixel_.resize(order_.size());
+    draws_.resize(order_.size());
     ring_.resize(order_.size());
     sigma_index_.resize(order_.size());
     sigma_weight_.resize(order_.size());
@@ -205,8 +206,9 @@ void TemplateEvents::scramble(std::uint64_t seed, std::int64_t trial)
     const SmoothedTemplate& st = pdfs_.smoothed;
     const double two_pi = 2.0 * std::numbers::pi;
     CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
+    rng.fill_uniform(draws_.data(), n);  // all draws first: the Philox blocks overlap
     for (std::size_t i = 0; i < n; ++i) {
-        const double ra = two_pi * rng.uniform();
+        const double ra = two_pi * draws_[i];
         const auto ring = static_cast<std::size_t>(index_.ring[i]);
         const std::int32_t npix = st.ring_npix[ring];
         const double x = ra * (double(npix) * (0.5 / std::numbers::pi)) - st.ring_phase[ring] + 0.5;

@@ -68,6 +68,7 @@ private:
     Eigen::ArrayXd subtraction_;        // [s] S~
     Eigen::ArrayXd ratio_over_b_;       // [s] R / B
     std::vector<std::int32_t> position_;  // input index -> sorted position
+    std::vector<double> draws_;           // scramble(): the trial's uniform draws, input order
     Eigen::ArrayXd excess_;             // input order (excess())
     bool has_energy_;
     double n_total_;

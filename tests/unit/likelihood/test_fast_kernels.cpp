@@ -110,6 +110,52 @@ TEST(FastKernels, DiscardToMatchesSequentialDraws)
     }
 }
 
+TEST(FastKernels, FillUniformMatchesSequentialDraws)
+{
+    nusky::CounterRng sequential(42, 7, 0);
+    std::vector<double> draws(41);
+    for (auto& d : draws) d = sequential.uniform();
+    for (std::size_t skip : {0u, 1u, 3u, 4u, 6u}) {
+        for (std::size_t n : {0u, 1u, 2u, 5u, 8u, 30u}) {
+            nusky::CounterRng rng(42, 7, 0);
+            for (std::size_t k = 0; k < skip; ++k) rng.uniform();
+            std::vector<double> batch(n);
+            rng.fill_uniform(batch.data(), n);
+            for (std::size_t k = 0; k < n; ++k) ASSERT_EQ(batch[k], draws[skip + k]) << skip << " " << n;
+            ASSERT_EQ(rng.uniform(), draws[skip + n]) << skip << " " << n;  // the stream goes on
+        }
+    }
+}
+
+TEST(FastKernels, GridSumsMatchPerEventSums)
+{
+    const int n = 500;
+    std::mt19937_64 rng(8);
+    std::uniform_real_distribution<double> u(0.0, 3.0);
+    Eigen::ArrayXXd levels(7, 31);
+    for (Eigen::Index i = 0; i < levels.size(); ++i) levels.data()[i] = u(rng);
+    std::vector<std::int32_t> level(n);
+    for (auto& l : level) l = static_cast<std::int32_t>(rng() % 7);
+    const nusky::EventEnergyRatios ratios(nusky::GammaGrid::uniform(1.0, 4.0, 0.1), levels, level);
+    Eigen::ArrayXd factor(n);
+    for (auto& v : factor) v = u(rng);
+    std::vector<Eigen::Index> subset;
+    for (Eigen::Index i = 1; i < n; i += 4) subset.push_back(i);
+    Eigen::ArrayXd sub_factor(static_cast<Eigen::Index>(subset.size()));
+    for (std::size_t j = 0; j < subset.size(); ++j) sub_factor[j] = factor[subset[j]];
+    std::vector<double> scratch, all(31), some(31);
+    ratios.grid_sums(factor.data(), nullptr, n, scratch, all.data());
+    ratios.grid_sums(sub_factor.data(), subset.data(), subset.size(), scratch, some.data());
+    for (int k = 0; k < 31; ++k) {
+        double want_all = 0.0, want_some = 0.0;
+        for (Eigen::Index i = 0; i < n; ++i) want_all += factor[i] * ratios.ratio(i, k);
+        for (std::size_t j = 0; j < subset.size(); ++j) want_some += sub_factor[j] * ratios.ratio(subset[j], k);
+        EXPECT_NEAR(all[k], want_all, 1e-12 * want_all) << k;
+        EXPECT_NEAR(some[k], want_some, 1e-12 * want_some) << k;
+        EXPECT_EQ(ratios.table()(3, k), levels(level[3], k));
+    }
+}
+
 // PointSourceEvents::trial must be scramble + fit, bit for bit; the fit with dropped events
 // must agree with the straightforward fit over every event.
 void check_point_source(bool cascades, bool with_energy)
@@ -185,7 +231,7 @@ TEST(FastKernels, TemplateTrialMatchesStraightforwardLookups)
         nusky::signal_densities(st, idx, pixel, signal);
         Eigen::ArrayXd d(data.size());
         for (Eigen::Index i = 0; i < data.size(); ++i)
-            d[i] = (signal[std::size_t(i)] - subtraction[std::size_t(i)]) * (1.0 / background[i] * ratios.table()(i, 0));
+            d[i] = (signal[std::size_t(i)] - subtraction[std::size_t(i)]) * (1.0 / background[i] * ratios.ratio(i, 0));
         return d;
     };
     nusky::PointSourceFitter fitter;

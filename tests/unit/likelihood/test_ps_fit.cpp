@@ -240,6 +240,27 @@ nusky::EventEnergyRatios toy_ratios(Eigen::Index n, int n_signal)
 
 }  // namespace
 
+// Without an excess at any gamma the fit skips the gamma search (one pass over the events):
+// the same result as the search, which starts at gamma_max and never leaves n_s = 0.
+TEST(PointSourceFit, NoExcessShortcutMatchesSearch)
+{
+    const auto ratios = toy_ratios(3000, 40);
+    nusky::PointSourceFitter fitter;
+    for (double level : {0.3, 0.9, 0.97}) {
+        const Eigen::ArrayXd sob = Eigen::ArrayXd::Constant(3000, level);
+        const auto totals = all_kept(sob.size());
+        const auto fast = fitter.fit(sob, ratios, totals, nusky::reduce_nothing);
+        const auto search = fitter.fit(
+            [&](double g, double* out) { ratios.multiply(g, sob.data(), out); }, 3000, totals,
+            nusky::reduce_nothing);
+        EXPECT_EQ(fast.ts, 0.0) << level;
+        EXPECT_EQ(fast.ts, search.ts) << level;
+        EXPECT_EQ(fast.ns, search.ns) << level;
+        EXPECT_EQ(fast.gamma, search.gamma) << level;
+        EXPECT_EQ(fast.n_evaluations, 0) << level;
+    }
+}
+
 TEST(PointSourceFit, FitsSpectralIndex)
 {
     const int n_signal = 40;
