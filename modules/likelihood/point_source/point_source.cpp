@@ -270,6 +270,36 @@ void PointSourceEvents::scramble(std::uint64_t seed, std::int64_t trial)
     }
 }
 
+PointSourcePdfParameters::PointSourcePdfParameters(Module* owner)
+    : sin_dec_bins{owner, "sin_dec_bins", 40, "bins of the background sin(dec) histogram"},
+      use_energy{owner, "use_energy", true, "use the energy ratio (needs MC; R = 1 without)"},
+      energy_bins{owner, "energy_bins", 30, "log10 E bins of the energy PDFs"},
+      energy_sin_dec_bins{owner, "energy_sin_dec_bins", 20, "sin(dec) bins of the energy PDFs"},
+      log10e_min{owner, "log10e_min", 1.0, "lower edge of the energy PDFs [log10 GeV]"},
+      log10e_max{owner, "log10e_max", 8.0, "upper edge of the energy PDFs [log10 GeV]"}
+{
+}
+
+void PointSourcePdfParameters::validate() const
+{
+    if (sin_dec_bins() < 2) throw sin_dec_bins.error("must be >= 2");
+    if (energy_bins() < 1) throw energy_bins.error("must be >= 1");
+    if (energy_sin_dec_bins() < 1) throw energy_sin_dec_bins.error("must be >= 1");
+    if (log10e_min() >= log10e_max()) throw log10e_min.error("must be below log10e_max");
+}
+
+PointSourceSettings PointSourcePdfParameters::settings() const
+{
+    PointSourceSettings s;
+    s.sin_dec_bins = static_cast<int>(sin_dec_bins());
+    s.use_energy = use_energy();
+    s.energy_binning.n_log_energy = static_cast<int>(energy_bins());
+    s.energy_binning.n_sin_dec = static_cast<int>(energy_sin_dec_bins());
+    s.energy_binning.log_energy_min = log10e_min();
+    s.energy_binning.log_energy_max = log10e_max();
+    return s;
+}
+
 namespace {
 
 constexpr double deg = std::numbers::pi / 180.0;
@@ -278,12 +308,7 @@ class PointSourceLikelihood : public Likelihood {
 public:
     Parameter<double> ra_deg{this, "ra_deg", 0.0, "source right ascension [deg] (task fit)"};
     Parameter<double> dec_deg{this, "dec_deg", 0.0, "source declination [deg] (task fit)"};
-    Parameter<std::int64_t> sin_dec_bins{this, "sin_dec_bins", 40, "bins of the background sin(dec) histogram"};
-    Parameter<bool> use_energy{this, "use_energy", true, "use the energy ratio (needs MC; R = 1 without)"};
-    Parameter<std::int64_t> energy_bins{this, "energy_bins", 30, "log10 E bins of the energy PDFs"};
-    Parameter<std::int64_t> energy_sin_dec_bins{this, "energy_sin_dec_bins", 20, "sin(dec) bins of the energy PDFs"};
-    Parameter<double> log10e_min{this, "log10e_min", 1.0, "lower edge of the energy PDFs [log10 GeV]"};
-    Parameter<double> log10e_max{this, "log10e_max", 8.0, "upper edge of the energy PDFs [log10 GeV]"};
+    PointSourcePdfParameters pdf{this};
     Parameter<double> inject_gamma{this, "inject_gamma", 2.0, "tasks inject, sensitivity: injected spectrum E^-gamma"};
     Parameter<double> inject_band_deg{this, "inject_band_deg", 3.0,
                                       "tasks inject, sensitivity: MC events with true dec within this of the source are injected [deg]"};
@@ -305,10 +330,7 @@ public:
     {
         if (ra_deg() < 0 || ra_deg() >= 360) throw ra_deg.error("must be in [0, 360)");
         if (dec_deg() < -90 || dec_deg() > 90) throw dec_deg.error("must be in [-90, 90]");
-        if (sin_dec_bins() < 2) throw sin_dec_bins.error("must be >= 2");
-        if (energy_bins() < 1) throw energy_bins.error("must be >= 1");
-        if (energy_sin_dec_bins() < 1) throw energy_sin_dec_bins.error("must be >= 1");
-        if (log10e_min() >= log10e_max()) throw log10e_min.error("must be below log10e_max");
+        pdf.validate();
         if (!(inject_gamma() >= 1.0 && inject_gamma() <= 4.0)) throw inject_gamma.error("must be in [1, 4]");
         if (!(inject_band_deg() > 0.0 && inject_band_deg() <= 90.0)) throw inject_band_deg.error("must be in (0, 90]");
         if (!(flux_e0_gev() > 0.0) || !std::isfinite(flux_e0_gev())) throw flux_e0_gev.error("must be > 0");
@@ -330,17 +352,7 @@ public:
         if (!background_trials().empty()) background_ = read_background_trials(background_trials());
     }
 
-    PointSourceSettings settings() const
-    {
-        PointSourceSettings s;
-        s.sin_dec_bins = static_cast<int>(sin_dec_bins());
-        s.use_energy = use_energy();
-        s.energy_binning.n_log_energy = static_cast<int>(energy_bins());
-        s.energy_binning.n_sin_dec = static_cast<int>(energy_sin_dec_bins());
-        s.energy_binning.log_energy_min = log10e_min();
-        s.energy_binning.log_energy_max = log10e_max();
-        return s;
-    }
+    PointSourceSettings settings() const { return pdf.settings(); }
 
     void run(EventSample& sample, RunContext& context) override
     {

@@ -9,6 +9,7 @@
 #include "likelihood/common/ps_fit.hpp"
 #include "likelihood/common/spatial_pdf.hpp"
 #include "nusky/event.hpp"
+#include "nusky/module.hpp"
 #include "nusky/mpi.hpp"
 
 #include <optional>
@@ -21,6 +22,21 @@ struct PointSourceSettings {
     EnergyBinning energy_binning;
     GammaGrid gamma_grid = GammaGrid::uniform(1.0, 4.0, 0.1);
     bool use_energy = true;  // needs MC; R = 1 without it
+};
+
+// The PDF keys of every module that fits point sources (point_source, stacking): the background
+// sin(dec) histogram and the energy PDFs. Declared once so that both read and check them alike.
+struct PointSourcePdfParameters {
+    explicit PointSourcePdfParameters(Module* owner);
+    Parameter<std::int64_t> sin_dec_bins;
+    Parameter<bool> use_energy;
+    Parameter<std::int64_t> energy_bins;
+    Parameter<std::int64_t> energy_sin_dec_bins;
+    Parameter<double> log10e_min;
+    Parameter<double> log10e_max;
+
+    void validate() const;  // throws the key's error
+    PointSourceSettings settings() const;
 };
 
 struct PointSourcePdfs {

@@ -194,21 +194,13 @@ public:
     Parameter<bool> acceptance_weighting{this, "acceptance_weighting", true,
                                          "multiply the weights by the MC acceptance at each source (needs MC)"};
     Parameter<std::int64_t> acceptance_bins{this, "acceptance_bins", 40, "sin(true dec) bins of the acceptance"};
-    Parameter<std::int64_t> sin_dec_bins{this, "sin_dec_bins", 40, "bins of the background sin(dec) histogram"};
-    Parameter<bool> use_energy{this, "use_energy", true, "use the energy ratio (needs MC; R = 1 without)"};
-    Parameter<std::int64_t> energy_bins{this, "energy_bins", 30, "log10 E bins of the energy PDFs"};
-    Parameter<std::int64_t> energy_sin_dec_bins{this, "energy_sin_dec_bins", 20, "sin(dec) bins of the energy PDFs"};
-    Parameter<double> log10e_min{this, "log10e_min", 1.0, "lower edge of the energy PDFs [log10 GeV]"};
-    Parameter<double> log10e_max{this, "log10e_max", 8.0, "upper edge of the energy PDFs [log10 GeV]"};
+    PointSourcePdfParameters pdf{this};
 
     void validate() override
     {
         if (max_sources() < 0) throw max_sources.error("must be >= 0");
         if (acceptance_bins() < 1) throw acceptance_bins.error("must be >= 1");
-        if (sin_dec_bins() < 2) throw sin_dec_bins.error("must be >= 2");
-        if (energy_bins() < 1) throw energy_bins.error("must be >= 1");
-        if (energy_sin_dec_bins() < 1) throw energy_sin_dec_bins.error("must be >= 1");
-        if (log10e_min() >= log10e_max()) throw log10e_min.error("must be below log10e_max");
+        pdf.validate();
     }
 
     std::vector<std::string> tasks() const override { return {"fit", "trials"}; }
@@ -221,17 +213,7 @@ public:
             sources_.resize(static_cast<std::size_t>(max_sources()));
     }
 
-    PointSourceSettings settings() const
-    {
-        PointSourceSettings s;
-        s.sin_dec_bins = static_cast<int>(sin_dec_bins());
-        s.use_energy = use_energy();
-        s.energy_binning.n_log_energy = static_cast<int>(energy_bins());
-        s.energy_binning.n_sin_dec = static_cast<int>(energy_sin_dec_bins());
-        s.energy_binning.log_energy_min = log10e_min();
-        s.energy_binning.log_energy_max = log10e_max();
-        return s;
-    }
+    PointSourceSettings settings() const { return pdf.settings(); }
 
     void run(EventSample& sample, RunContext& context) override
     {
