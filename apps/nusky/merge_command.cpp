@@ -7,6 +7,7 @@
 // OUT.tmp is renamed when complete.
 #include "commands.hpp"
 
+#include "likelihood/point_source/scan.hpp"
 #include "nusky/chain.hpp"
 #include "nusky/error.hpp"
 #include "nusky/h5.hpp"
@@ -93,8 +94,7 @@ void copy_group(hid_t from, hid_t to, const std::string& group, const std::strin
              "copy " + group);
 }
 
-// Post-trial p of each hemisphere's observed hotspot: the fraction of scrambled skies whose
-// best value in that hemisphere is at least as extreme (what the scan task computes).
+// Post-trial p-values of the observed hotspots (rows north, south) from all the trials.
 std::vector<double> post_trial_pvalues(hid_t file, const std::string& path, const std::vector<double>& north,
                                        const std::vector<double>& south)
 {
@@ -102,13 +102,7 @@ std::vector<double> post_trial_pvalues(hid_t file, const std::string& path, cons
     const auto observed = h5_read_doubles(file, path, "/scan/hotspots/" + ranked_by, 0,
                                           h5_dataset_length(file, path, "/scan/hotspots/" + ranked_by));
     if (observed.size() != 2) throw Error(path + ": /scan/hotspots should have 2 rows (north, south)");
-    std::vector<double> post;
-    for (int h = 0; h < 2; ++h) {
-        const auto& v = h == 0 ? north : south;
-        const auto at_least = std::count_if(v.begin(), v.end(), [&](double x) { return x >= observed[h]; });
-        post.push_back(static_cast<double>(at_least) / static_cast<double>(v.size()));
-    }
-    return post;
+    return {post_trial_pvalue(north, observed[0]), post_trial_pvalue(south, observed[1])};
 }
 
 int merge_command(const std::vector<std::string>& args, const Comm& comm)

@@ -669,14 +669,9 @@ void run_scan_task(EventSample& sample, RunContext& context, const ScanTaskSetti
         g.attributes["first_trial"] = first;
         g.attributes["n_trials"] = n_trials;
         g.attributes["quantity"] = std::string(by_p ? "max mlog10p per hemisphere" : "max ts per hemisphere");
-        // Post-trial p of the observed hotspots: the fraction of trials at least as extreme.
         std::vector<double> post;
-        for (int h = 0; h < 2; ++h) {
-            const auto& v = h == 0 ? north : south;
-            const double observed = by_p ? spots[h].mlog10p : spots[h].ts;
-            post.push_back(static_cast<double>(std::count_if(v.begin(), v.end(), [&](double x) { return x >= observed; })) /
-                           static_cast<double>(v.size()));
-        }
+        for (int h = 0; h < 2; ++h)
+            post.push_back(post_trial_pvalue(h == 0 ? north : south, by_p ? spots[h].mlog10p : spots[h].ts));
         results.set_replicated("/scan/hotspots", "post_trial_p", post, comm);
         std::snprintf(line, sizeof line, "scan: post-trial p of the hottest spots from %lld trials: north %.4g, south %.4g",
                       static_cast<long long>(n_trials), post[0], post[1]);
@@ -684,6 +679,13 @@ void run_scan_task(EventSample& sample, RunContext& context, const ScanTaskSetti
     }
     std::snprintf(line, sizeof line, "scan task: %.1f s", now_s() - start);
     log::info(line);
+}
+
+double post_trial_pvalue(const std::vector<double>& best_per_trial, double observed)
+{
+    const auto at_least = std::count_if(best_per_trial.begin(), best_per_trial.end(),
+                                        [&](double x) { return x >= observed; });
+    return static_cast<double>(at_least) / static_cast<double>(best_per_trial.size());
 }
 
 }  // namespace nusky

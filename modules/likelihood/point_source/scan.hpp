@@ -164,6 +164,10 @@ struct ScanTaskSettings {
     PointSourceSettings pdf_settings;
 };
 
+// Post-trial p of an observed hotspot: the fraction of scrambled skies whose best value in that
+// hemisphere is at least as extreme (used by the scan task and by `nusky merge`).
+double post_trial_pvalue(const std::vector<double>& best_per_trial, double observed);
+
 // The whole task: observed scan, local p-values, hotspots, post-trial scans; fills
 // context.results (/scan, /scan/hotspots, /scan_background, /scan_trials). Collective.
 void run_scan_task(EventSample& sample, RunContext& context, const ScanTaskSettings& settings);
