@@ -132,6 +132,7 @@ say "jobs: requeue $rq_job, array $array_job, merge $merge_job, fit $fit_job"
 # A requeued batch job becomes eligible only ~2 minutes later (Reason=BeginTime); the test
 # moves that start time to now instead of waiting.
 released=0
+requeued_at=
 deadline=$((SECONDS + 400))
 while :; do
     pending=0
@@ -141,9 +142,15 @@ while :; do
     done
     if [ "$(slurm_field "$rq_job" JobState)" = PENDING ] && [ "$(slurm_field "$rq_job" Reason)" = BeginTime ] &&
         [ "$(slurm_field "$rq_job" Restarts)" != 0 ]; then
-        say "job $rq_job requeued (restart $(slurm_field "$rq_job" Restarts)); releasing it now"
-        scontrol update "JobId=$rq_job" StartTime=now
-        released=$((released + 1))
+        # Not at once: the killed run's step may still be ending on the node (srun waits up to
+        # 7 s), and a job released into that once ended FAILED without starting (CI, session 11).
+        requeued_at=${requeued_at:-$SECONDS}
+        if [ $((SECONDS - requeued_at)) -ge 10 ]; then
+            say "job $rq_job requeued (restart $(slurm_field "$rq_job" Restarts)); releasing it now"
+            scontrol update "JobId=$rq_job" StartTime=now
+            released=$((released + 1))
+            requeued_at=
+        fi
     fi
     [ "$pending" -eq 1 ] || break
     [ "$SECONDS" -lt "$deadline" ] || { squeue; fail "jobs still queued or running after 400 s"; }
