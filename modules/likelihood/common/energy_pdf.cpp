@@ -254,6 +254,39 @@ void EventEnergyRatios::scaled_excess(double gamma, const double* factor, const 
     }
 }
 
+void EventEnergyRatios::excess_on_segment(int k, double t, int slope_segment, const double* factor,
+                                          const Eigen::Index* events, std::size_t n, double inv_n,
+                                          double* a_out, double* slope_out) const
+{
+    const std::int32_t* level = level_.data();
+    auto level_of = [&](std::size_t j) { return level[events ? events[j] : static_cast<Eigen::Index>(j)]; };
+    if (a_out) {
+        const double* r0 = levels_.col(k).data();
+        if (grid_.size == 1 || t == 0.0) {
+            for (std::size_t j = 0; j < n; ++j) a_out[j] = (factor[j] * r0[level_of(j)] - 1.0) * inv_n;
+        } else {
+            const double* r1 = levels_.col(k + 1).data();
+            const double w0 = 1.0 - t;
+            for (std::size_t j = 0; j < n; ++j) {
+                const std::int32_t l = level_of(j);
+                a_out[j] = (factor[j] * (w0 * r0[l] + t * r1[l]) - 1.0) * inv_n;
+            }
+        }
+    }
+    if (!slope_out) return;
+    if (slope_segment < 0 || grid_.size < 2) {
+        std::fill(slope_out, slope_out + n, 0.0);
+        return;
+    }
+    const double* r0 = levels_.col(slope_segment).data();
+    const double* r1 = levels_.col(slope_segment + 1).data();
+    const double scale = inv_n / grid_.step;
+    for (std::size_t j = 0; j < n; ++j) {
+        const std::int32_t l = level_of(j);
+        slope_out[j] = factor[j] * (r1[l] - r0[l]) * scale;
+    }
+}
+
 void EventEnergyRatios::grid_sums(const double* factor, const Eigen::Index* events, std::size_t n,
                                   std::vector<double>& scratch, double* sums) const
 {

@@ -106,6 +106,16 @@ public:
     void scaled_excess(double gamma, const double* factor, const Eigen::Index* events,
                        std::size_t n, double inv_n, double* out) const;
 
+    // The gamma search's per-event pass (ps_fit): on grid segment k (grid[k] .. grid[k + 1]) at
+    // weight t, a_out[j] = (factor[j] R_j - 1) * inv_n exactly as scaled_excess() computes it at
+    // that gamma, and, when slope_out is given, its gamma derivative on segment slope_segment,
+    // slope_out[j] = factor[j] (R_j(grid[s + 1]) - R_j(grid[s])) / step * inv_n (0 for
+    // slope_segment < 0: gamma clamped beyond the grid, or a one-point grid). events == nullptr:
+    // event j itself. Either output may be nullptr.
+    void excess_on_segment(int k, double t, int slope_segment, const double* factor,
+                           const Eigen::Index* events, std::size_t n, double inv_n, double* a_out,
+                           double* slope_out) const;
+
     // sums[k] = sum_j factor[j] R_{events[j]}(grid[k]) for every grid point k (events == nullptr:
     // j itself, n == n_events()), summed per level first: one pass over the events plus a
     // levels x grid product. `scratch` is resized to the level count (reuse it: no allocation).

@@ -1,7 +1,13 @@
 #pragma once
 // The point-source fit (docs/PHYSICS.md section 5):
 //   TS(n_s, gamma) = 2 sum_i ln(1 + (n_s/N) (S_i R_i(gamma) / B_i - 1)),
-// maximised over 0 <= n_s < N (safeguarded Newton on dTS/dn_s) and gamma (Brent, bounded).
+// maximised over 0 <= n_s < N (safeguarded Newton on dTS/dn_s) and gamma in [gamma_min,
+// gamma_max]. The gamma search (search_gamma in ps_fit.cpp) uses that S R / B is linear in gamma
+// between the energy grid's points: on each segment the TS profiled over n_s is smooth, and its
+// slope and curvature come from the same passes over the events as the n_s Newton steps, so a
+// bracketed Newton search on the profile's slope finds the maximum in a few steps; grid points,
+// where the slope jumps, are evaluated from both sides. S R / B of other shapes (a callback)
+// are searched with Brent instead.
 //
 // Built for distributed events: each rank passes only its own events, and every sum over
 // events goes through a `reduce` callback that sums a few doubles in place across ranks
@@ -20,6 +26,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <span>
 #include <vector>
 
 namespace nusky {
@@ -49,7 +56,8 @@ struct FitSettings {
     int max_newton_steps = 100;
     double gamma_min = 1.0;
     double gamma_max = 4.0;
-    int gamma_bits = 16;  // Brent precision: relative tolerance ~ 2^(1 - bits)
+    double gamma_tolerance = 1e-5;  // the gamma search stops within this of the maximum
+    int gamma_bits = 16;  // Brent (callback S R / B only): relative tolerance ~ 2^(1 - bits)
     int max_gamma_steps = 60;
 };
 
@@ -62,9 +70,34 @@ struct LlhSums {
     double first = 0.0;
     double second = 0.0;
     double invalid = 0.0;
+    // With a per-event gamma slope s_i = da_i/dgamma (local_llh_sums_with_slope): the sums
+    // that give the gamma derivatives of ln L at (n_s, gamma):
+    //   d/dgamma = n_s slope_1, d2/dn_s dgamma = slope_mixed, d2/dgamma2 = -n_s^2 slope_2, with
+    //   slope_1 = sum s_i / arg_i, slope_mixed = sum s_i / arg_i^2, slope_2 = sum s_i^2 / arg_i^2.
+    double slope_1 = 0.0;
+    double slope_mixed = 0.0;
+    double slope_2 = 0.0;
+    // The same for a second slope (the left side of a grid point), when given.
+    double left_1 = 0.0;
+    double left_mixed = 0.0;
+    double left_2 = 0.0;
 };
 // The value (a running product, one log per call) only when with_value; derivatives always.
 LlhSums local_llh_sums(const double* scaled_excess, std::size_t n, double ns, bool with_value);
+// The same plus the gamma sums (slope_*) for the per-event slopes `slope`, and (left_*) for
+// `slope_left` unless it is nullptr.
+LlhSums local_llh_sums_with_slope(const double* scaled_excess, const double* slope,
+                                  const double* slope_left, std::size_t n, double ns, bool with_value);
+
+// Events whose S R / B is factor[j] * R_{events[j]}(gamma) (events == nullptr: event j itself):
+// a gamma-independent spatial S / B times the event's energy ratio. A fit may take several
+// blocks (e.g. the scrambled sample plus injected signal events), all on one gamma grid.
+struct FactorisedSob {
+    const double* factor = nullptr;
+    const Eigen::Index* events = nullptr;
+    std::size_t n = 0;
+    const EventEnergyRatios* ratios = nullptr;
+};
 
 // Owns the per-event workspace, so repeated fits (trials, scan pixels) do not allocate once it
 // has grown to the largest local event count. Not thread-safe: one fitter per thread.
@@ -106,6 +139,9 @@ public:
     FitResult fit(const double* kept_sob, const Eigen::Index* kept_events, std::size_t n_kept,
                   const EventEnergyRatios& ratios, const EventTotals& totals,
                   const ReduceSum& reduce);
+    // n_s and gamma for events in one or more blocks (local events: the blocks' n summed).
+    FitResult fit(std::span<const FactorisedSob> blocks, const EventTotals& totals,
+                  const ReduceSum& reduce);
 
 private:
     // Writes the scaled excess a_i = (S_i R_i(gamma) / B_i - 1) / N of the local events.
@@ -114,17 +150,31 @@ private:
     FitResult fit_profile(const ScaledExcessAtGamma& scaled_excess_at_gamma, std::size_t n_local,
                           const EventTotals& totals, const ReduceSum& reduce);
     // Maximises over n_s with the scaled excess a_i already in work_; ns_start warm-starts.
+    // With `slope` (per-event da_i/dgamma), every pass also sums the gamma terms, and
+    // `sums_at_result` (if given) receives the reduced sums at the returned n_s (dropped-event
+    // terms included).
     FitResult maximise_ns(std::size_t n_local, const EventTotals& totals, const ReduceSum& reduce,
-                          double ns_start);
+                          double ns_start, const double* slope = nullptr,
+                          const double* slope_left = nullptr, LlhSums* sums_at_result = nullptr);
     double* workspace(std::size_t n_local);
+    // The TS profiled over n_s at one gamma, with its one-sided slopes and curvatures (ps_fit.cpp).
+    struct ProfilePoint;
+    ProfilePoint profile_at(std::span<const FactorisedSob> blocks, std::size_t n_local, double gamma,
+                            int node, const EventTotals& totals, const ReduceSum& reduce,
+                            double ns_start, int& evaluations);
+    // The bracketed Newton search over gamma, started at the grid point with the largest
+    // grid_sums_ (left there by no_excess_at_any_gamma).
+    FitResult search_gamma(std::span<const FactorisedSob> blocks, std::size_t n_local,
+                           const EventTotals& totals, const ReduceSum& reduce);
     // True when n_s_hat = 0 at every gamma (see ps_fit.cpp); then `result` is the fit's outcome.
-    bool no_excess_at_any_gamma(const double* factor, const Eigen::Index* events, std::size_t n,
-                                const EventEnergyRatios& ratios, const EventTotals& totals,
+    // Leaves the reduced grid sums in grid_sums_.
+    bool no_excess_at_any_gamma(std::span<const FactorisedSob> blocks, const EventTotals& totals,
                                 const ReduceSum& reduce, FitResult& result);
 
     FitSettings settings_;
     std::vector<double> work_;
-    std::vector<double> level_sums_, grid_sums_;  // no_excess_at_any_gamma's workspace
+    std::vector<double> slope_, slope_left_;  // per-event da_i/dgamma (gamma search)
+    std::vector<double> level_sums_, grid_sums_, block_sums_;  // no_excess_at_any_gamma's workspace
 };
 
 // Dropping negligible events (PHYSICS.md section 5): collects the indices of the events with

@@ -50,12 +50,11 @@ TrialResult PointSourceSignalTrials::operator()(std::uint64_t seed, std::int64_t
         r = fitter_.fit_ns(all.data(), n, totals, reduce_nothing);
         r.gamma = std::numeric_limits<double>::quiet_NaN();
     } else {
-        r = fitter_.fit(
-            [&](double gamma, double* out) {
-                ratios_.multiply(gamma, sob_.data(), out);
-                if (ni > 0) injected_ratios.multiply(gamma, injected_sob_.data(), out + nb);
-            },
-            n, totals, reduce_nothing);
+        // The scrambled sample and the injected events as two blocks of one event set, fitted
+        // by the same gamma search as the background trials.
+        const FactorisedSob blocks[2] = {{sob_.data(), nullptr, static_cast<std::size_t>(nb), &ratios_},
+                                         {injected_sob_.data(), nullptr, static_cast<std::size_t>(ni), &injected_ratios}};
+        r = fitter_.fit(std::span<const FactorisedSob>(blocks, ni > 0 ? 2 : 1), totals, reduce_nothing);
     }
     return TrialResult{r.ts, r.ns, r.gamma};
 }

@@ -10,6 +10,8 @@
 #include <limits>
 #include <cmath>
 #include <numbers>
+#include <numeric>
+#include <cstdio>
 #include <random>
 #include <thread>
 
@@ -270,7 +272,6 @@ TEST(PointSourceFit, FitsSpectralIndex)
     const auto r = nusky::fit_ns_gamma(sob, ratios, totals);
     EXPECT_NEAR(r.gamma, 2.5, 0.01);
     EXPECT_NEAR(r.ns, n_signal, 15.0);
-    EXPECT_GT(r.n_evaluations, 10);
 
     // Brute force over gamma: no grid point beats the fit.
     nusky::PointSourceFitter fitter;
@@ -280,9 +281,7 @@ TEST(PointSourceFit, FitsSpectralIndex)
         ratios.multiply(g, sob.data(), x.data());
         best = std::max(best, fitter.fit_ns(x.data(), x.size(), totals, nusky::reduce_nothing).ts);
     }
-    // TS has a kink at each grid gamma (R is piecewise linear there), so Brent's gamma
-    // tolerance (~1e-5) leaves up to ~slope * 1e-5 of TS on the table at a kink.
-    EXPECT_GE(r.ts, best - 1e-4) << std::setprecision(12) << r.ts << " vs " << best;
+    EXPECT_GE(r.ts, best - 1e-9) << std::setprecision(12) << r.ts << " vs " << best;
 
     // Gamma pinned: the fitter with gamma_min == gamma_max evaluates once there.
     nusky::FitSettings fixed;
@@ -335,4 +334,173 @@ TEST(PointSourceFit, DroppingNegligibleEventsWithEnergyKeepsTheFit)
     EXPECT_NEAR(dropped.ts, all.ts, 1e-6);
     EXPECT_NEAR(dropped.ns, all.ns, 1e-4);
     EXPECT_NEAR(dropped.gamma, all.gamma, 1e-4);
+}
+
+namespace {
+
+// A harder gamma problem: n_signal events near the source whose energy ratio peaks at
+// gamma_signal, and background events with random smooth ratio curves (rising, falling or
+// humped in gamma), so the TS profile over gamma has kinks, plateaus and at times two maxima.
+struct GammaProblem {
+    Eigen::ArrayXd sob;
+    nusky::EventEnergyRatios ratios;
+};
+
+GammaProblem random_gamma_problem(std::uint64_t seed, int n_signal, double gamma_signal)
+{
+    const int n = 3000;
+    const auto grid = nusky::GammaGrid::uniform(1.0, 4.0, 0.1);
+    std::mt19937_64 rng(seed);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    Eigen::ArrayXd sob = toy_sob(n - n_signal, n_signal, 4.0 * pi / 180, seed);
+    Eigen::ArrayXXd table(n, grid.size);
+    for (int i = 0; i < n; ++i) {
+        const bool signal = i < n_signal;
+        const double centre = signal ? gamma_signal + 0.3 * (u(rng) - 0.5) : 1.0 + 3.0 * u(rng);
+        const double width = signal ? 0.5 : 0.3 + 2.0 * u(rng);
+        const double height = signal ? 4.0 : 3.0 * u(rng);
+        const double tilt = signal ? 0.0 : 0.6 * (u(rng) - 0.5);
+        for (int k = 0; k < grid.size; ++k) {
+            const double g = grid.value(k);
+            table(i, k) = std::max(0.05, 0.3 + tilt * (g - 2.5) + height * std::exp(-std::pow((g - centre) / width, 2)));
+        }
+    }
+    return {sob, nusky::EventEnergyRatios(grid, table)};
+}
+
+// The best TS over a 0.002-step gamma scan (n_s fitted at each gamma).
+double best_ts_on_fine_grid(const GammaProblem& p, const nusky::EventTotals& totals)
+{
+    nusky::PointSourceFitter fitter;
+    Eigen::ArrayXd x(p.sob.size());
+    double best = 0.0;
+    for (int q = 0; q <= 1500; ++q) {
+        p.ratios.multiply(1.0 + 0.002 * q, p.sob.data(), x.data());
+        best = std::max(best, fitter.fit_ns(x.data(), x.size(), totals, nusky::reduce_nothing).ts);
+    }
+    return best;
+}
+
+}  // namespace
+
+// The gamma search against a fine scan and against Brent on the same problems: it reaches the
+// scan's best TS (it may exceed it: the scan's steps miss the exact maximum), where Brent, a
+// local search from the middle of the range, at times stops on a lesser maximum; and it needs
+// far fewer passes over the events.
+TEST(PointSourceFit, GammaSearchFindsTheProfileMaximum)
+{
+    int search_passes = 0, brent_passes = 0, brent_misses = 0, problems = 0;
+    for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+        for (int n_signal : {0, 8, 25}) {
+            for (double gamma_signal : {1.6, 2.4, 3.4}) {
+                const auto p = random_gamma_problem(seed * 100 + n_signal, n_signal, gamma_signal);
+                const auto totals = all_kept(p.sob.size());
+                nusky::PointSourceFitter fitter;
+                const auto r = fitter.fit(p.sob, p.ratios, totals, nusky::reduce_nothing);
+                const double scan = best_ts_on_fine_grid(p, totals);
+                EXPECT_GE(r.ts, scan - 1e-6) << "seed " << seed << " n_signal " << n_signal << " gamma "
+                                             << gamma_signal << ": fitted gamma " << r.gamma;
+                const auto brent = fitter.fit(
+                    [&](double g, double* out) { p.ratios.multiply(g, p.sob.data(), out); },
+                    static_cast<std::size_t>(p.sob.size()), totals, nusky::reduce_nothing);
+                if (r.ts > 0.0) {
+                    ++problems;
+                    search_passes += r.n_evaluations;
+                    brent_passes += brent.n_evaluations;
+                    brent_misses += brent.ts < scan - 1e-6;
+                }
+            }
+        }
+    }
+    ASSERT_GT(problems, 40);
+    EXPECT_LT(2 * search_passes, brent_passes) << search_passes << " vs " << brent_passes;
+    std::printf("gamma search: %d problems, %d passes (Brent: %d passes, %d below the scan's best)\n",
+                problems, search_passes, brent_passes, brent_misses);
+}
+
+// Where the signal's energy ratio peaks exactly on a grid point, the profile has a kink there:
+// the search stops on the grid point itself (rising on its left, falling on its right).
+TEST(PointSourceFit, GammaSearchStopsOnAKinkAtAGridPoint)
+{
+    const int n = 4000, n_signal = 30;
+    const auto grid = nusky::GammaGrid::uniform(1.0, 4.0, 0.1);
+    const Eigen::ArrayXd sob = toy_sob(n - n_signal, n_signal, 3.0 * pi / 180, 21);
+    Eigen::ArrayXXd table = Eigen::ArrayXXd::Ones(n, grid.size);
+    for (int i = 0; i < n_signal; ++i)
+        for (int k = 0; k < grid.size; ++k) table(i, k) = 0.5 + 3.0 * std::max(0.0, 1.0 - std::abs(grid.value(k) - 2.7) / 0.5);
+    const auto r = nusky::fit_ns_gamma(sob, nusky::EventEnergyRatios(grid, table), all_kept(n));
+    EXPECT_GT(r.ts, 10.0);
+    EXPECT_EQ(r.gamma, grid.value(17));  // 2.7, the grid point itself
+}
+
+// A signal that prefers ever softer (or harder) spectra ends on the range's end.
+TEST(PointSourceFit, GammaSearchReachesTheRangeEnds)
+{
+    const int n = 4000, n_signal = 30;
+    const auto grid = nusky::GammaGrid::uniform(1.0, 4.0, 0.1);
+    const Eigen::ArrayXd sob = toy_sob(n - n_signal, n_signal, 3.0 * pi / 180, 22);
+    for (double direction : {1.0, -1.0}) {
+        Eigen::ArrayXXd table = Eigen::ArrayXXd::Ones(n, grid.size);
+        for (int i = 0; i < n_signal; ++i)
+            for (int k = 0; k < grid.size; ++k) table(i, k) = std::exp(direction * (grid.value(k) - 2.5));
+        const auto r = nusky::fit_ns_gamma(sob, nusky::EventEnergyRatios(grid, table), all_kept(n));
+        EXPECT_GT(r.ts, 10.0);
+        EXPECT_EQ(r.gamma, direction > 0 ? 4.0 : 1.0);
+    }
+}
+
+// Events in several blocks (a scrambled sample plus injected events) are one event set.
+TEST(PointSourceFit, GammaSearchOverBlocksIsOneEventSet)
+{
+    const auto p = random_gamma_problem(7, 25, 2.4);
+    const auto totals = all_kept(p.sob.size());
+    nusky::PointSourceFitter fitter;
+    const auto whole = fitter.fit(p.sob, p.ratios, totals, nusky::reduce_nothing);
+    // Events 0 .. 1233 and 1234 .. n - 1 as two blocks (index lists into the same table).
+    const Eigen::Index half = 1234;
+    std::vector<Eigen::Index> first(static_cast<std::size_t>(half)), second(static_cast<std::size_t>(p.sob.size() - half));
+    std::iota(first.begin(), first.end(), Eigen::Index{0});
+    std::iota(second.begin(), second.end(), half);
+    const std::vector<nusky::FactorisedSob> split{{p.sob.data(), first.data(), first.size(), &p.ratios},
+                                                  {p.sob.data() + half, second.data(), second.size(), &p.ratios}};
+    const auto parts = fitter.fit(split, totals, nusky::reduce_nothing);
+    ASSERT_GT(whole.ts, 1.0);
+    EXPECT_NEAR(parts.ts, whole.ts, 1e-9 * whole.ts);
+    EXPECT_NEAR(parts.ns, whole.ns, 1e-7 * whole.ns);
+    EXPECT_NEAR(parts.gamma, whole.gamma, 1e-7);
+}
+
+// Two "ranks" (threads) with half of the events each: both take the same gamma steps and
+// match the single-process fit.
+TEST(PointSourceFit, GammaSearchIsTheSameOnEveryRank)
+{
+    const auto p = random_gamma_problem(9, 25, 2.4);
+    const auto totals = all_kept(p.sob.size());
+    const auto single = nusky::fit_ns_gamma(p.sob, p.ratios, totals);
+    ASSERT_GT(single.ts, 1.0);
+    const Eigen::Index half = p.sob.size() / 2;
+    std::vector<Eigen::Index> events[2];
+    for (Eigen::Index i = 0; i < p.sob.size(); ++i) events[i < half ? 0 : 1].push_back(i);
+    std::vector<double> shared[2];
+    std::barrier sync(2);
+    nusky::FitResult results[2];
+    auto rank = [&](int r) {
+        nusky::ReduceSum reduce = [&](double* v, int n) {
+            shared[r].assign(v, v + n);
+            sync.arrive_and_wait();
+            for (int i = 0; i < n; ++i) v[i] = shared[0][static_cast<std::size_t>(i)] + shared[1][static_cast<std::size_t>(i)];
+            sync.arrive_and_wait();
+        };
+        const double* factor = p.sob.data() + (r == 0 ? 0 : half);
+        nusky::PointSourceFitter fitter;
+        results[r] = fitter.fit(factor, events[r].data(), events[r].size(), p.ratios, totals, reduce);
+    };
+    std::thread t0(rank, 0), t1(rank, 1);
+    t0.join();
+    t1.join();
+    EXPECT_EQ(results[0].ts, results[1].ts);
+    EXPECT_EQ(results[0].gamma, results[1].gamma);
+    EXPECT_EQ(results[0].n_evaluations, results[1].n_evaluations);
+    EXPECT_NEAR(results[0].ts, single.ts, 1e-6 * single.ts);
+    EXPECT_NEAR(results[0].gamma, single.gamma, 1e-4);
 }
