@@ -49,13 +49,10 @@ LlhSums llh_sums_at_zero(const double* a, std::size_t n)
 
 }  // namespace
 
-namespace {
-
-// kSlopes: 0, 1 (slope) or 2 (slope and slope_left, e.g. both sides of a grid point).
-template <int kSlopes>
-LlhSums llh_sums(const double* a, const double* slope, const double* slope_left, std::size_t n,
-                 double ns, bool with_value)
+LlhSums local_llh_sums(const double* a, std::size_t n, double ns, bool with_value)
 {
+    if (ns == 0.0 && !with_value) return llh_sums_at_zero(a, n);
+
     // This is the fit's hot loop (several passes per fit over every event). It works on blocks
     // of eight events as Eigen fixed-size arrays, which Eigen compiles to SIMD (the divisions
     // dominate), with independent per-lane accumulators. A domain violation is detected
@@ -70,8 +67,6 @@ LlhSums llh_sums(const double* a, const double* slope, const double* slope_left,
     using Block = Eigen::Array<double, 8, 1>;
     constexpr std::size_t lanes = 8;
     Block first = Block::Zero(), second = Block::Zero();
-    Block slope_1 = Block::Zero(), slope_mixed = Block::Zero(), slope_2 = Block::Zero();
-    Block left_1 = Block::Zero(), left_mixed = Block::Zero(), left_2 = Block::Zero();
     Block smallest_arg = Block::Constant(1.0);
     double value = 0.0;
     double mantissa = 1.0;
@@ -81,27 +76,9 @@ LlhSums llh_sums(const double* a, const double* slope, const double* slope_left,
         const Block av = Block::Map(a + i);
         const Block arg = 1.0 + ns * av;
         smallest_arg = smallest_arg.min(arg);
-        if constexpr (kSlopes > 0) {
-            // One division serves all derivatives.
-            const Block inv = 1.0 / arg;
-            const Block q = av * inv;
-            const Block r = Block::Map(slope + i) * inv;
-            first += q;
-            second -= q * q;
-            slope_1 += r;
-            slope_mixed += r * inv;
-            slope_2 += r * r;
-            if constexpr (kSlopes > 1) {
-                const Block rl = Block::Map(slope_left + i) * inv;
-                left_1 += rl;
-                left_mixed += rl * inv;
-                left_2 += rl * rl;
-            }
-        } else {
-            const Block q = av / arg;
-            first += q;
-            second -= q * q;
-        }
+        const Block q = av / arg;
+        first += q;
+        second -= q * q;
         if (with_value) {
             const double product =
                 ((arg[0] * arg[1]) * (arg[2] * arg[3])) * ((arg[4] * arg[5]) * (arg[6] * arg[7]));
@@ -123,55 +100,75 @@ LlhSums llh_sums(const double* a, const double* slope, const double* slope_left,
     for (; i < n; ++i) {
         const double arg = 1.0 + ns * a[i];
         smallest = std::min(smallest, arg);
-        if constexpr (kSlopes > 0) {
-            const double inv = 1.0 / arg;
-            const double q = a[i] * inv;
-            const double r = slope[i] * inv;
-            sums.first += q;
-            sums.second -= q * q;
-            sums.slope_1 += r;
-            sums.slope_mixed += r * inv;
-            sums.slope_2 += r * r;
-            if constexpr (kSlopes > 1) {
-                const double rl = slope_left[i] * inv;
-                sums.left_1 += rl;
-                sums.left_mixed += rl * inv;
-                sums.left_2 += rl * rl;
-            }
-        } else {
-            const double q = a[i] / arg;
-            sums.first += q;
-            sums.second -= q * q;
-        }
+        const double q = a[i] / arg;
+        sums.first += q;
+        sums.second -= q * q;
         if (with_value) sums.value += std::log1p(ns * a[i]);
     }
     sums.first += first.sum();
     sums.second += second.sum();
-    sums.slope_1 += slope_1.sum();
-    sums.slope_mixed += slope_mixed.sum();
-    sums.slope_2 += slope_2.sum();
-    sums.left_1 += left_1.sum();
-    sums.left_mixed += left_mixed.sum();
-    sums.left_2 += left_2.sum();
     sums.value += value;
     // NaN (from a NaN or infinite S R / B) also marks the point invalid.
     sums.invalid = smallest <= 0.0 || std::isnan(smallest) || std::isnan(sums.first) ? 1.0 : 0.0;
     return sums;
 }
 
-}  // namespace
+namespace {
 
-LlhSums local_llh_sums(const double* a, std::size_t n, double ns, bool with_value)
+// The gamma sums for one slope (kSides = 1) or two (kSides = 2: both sides of a grid point).
+// Blocks of four events: the six accumulators then stay in registers on SSE2.
+template <int kSides>
+LlhSums slope_sums(const double* a, const double* slope, const double* slope_left, std::size_t n,
+                   double ns)
 {
-    if (ns == 0.0 && !with_value) return llh_sums_at_zero(a, n);
-    return llh_sums<0>(a, nullptr, nullptr, n, ns, with_value);
+    using Block = Eigen::Array<double, 4, 1>;
+    constexpr std::size_t lanes = 4;
+    Block s1 = Block::Zero(), sm = Block::Zero(), s2 = Block::Zero();
+    Block l1 = Block::Zero(), lm = Block::Zero(), l2 = Block::Zero();
+    std::size_t i = 0;
+    for (; i + lanes <= n; i += lanes) {
+        const Block inv = (1.0 + ns * Block::Map(a + i)).inverse();
+        const Block r = Block::Map(slope + i) * inv;
+        s1 += r;
+        sm += r * inv;
+        s2 += r * r;
+        if constexpr (kSides == 2) {
+            const Block rl = Block::Map(slope_left + i) * inv;
+            l1 += rl;
+            lm += rl * inv;
+            l2 += rl * rl;
+        }
+    }
+    LlhSums sums;
+    for (; i < n; ++i) {
+        const double inv = 1.0 / (1.0 + ns * a[i]);
+        const double r = slope[i] * inv;
+        sums.slope_1 += r;
+        sums.slope_mixed += r * inv;
+        sums.slope_2 += r * r;
+        if constexpr (kSides == 2) {
+            const double rl = slope_left[i] * inv;
+            sums.left_1 += rl;
+            sums.left_mixed += rl * inv;
+            sums.left_2 += rl * rl;
+        }
+    }
+    sums.slope_1 += s1.sum();
+    sums.slope_mixed += sm.sum();
+    sums.slope_2 += s2.sum();
+    sums.left_1 += l1.sum();
+    sums.left_mixed += lm.sum();
+    sums.left_2 += l2.sum();
+    return sums;
 }
 
-LlhSums local_llh_sums_with_slope(const double* a, const double* slope, const double* slope_left,
-                                  std::size_t n, double ns, bool with_value)
+}  // namespace
+
+LlhSums local_slope_sums(const double* a, const double* slope, const double* slope_left,
+                         std::size_t n, double ns)
 {
-    return slope_left ? llh_sums<2>(a, slope, slope_left, n, ns, with_value)
-                      : llh_sums<1>(a, slope, nullptr, n, ns, with_value);
+    return slope_left ? slope_sums<2>(a, slope, slope_left, n, ns)
+                      : slope_sums<1>(a, slope, nullptr, n, ns);
 }
 
 namespace {
@@ -222,14 +219,11 @@ FitResult PointSourceFitter::maximise_ns(std::size_t n_local, const EventTotals&
     // One pass over the local events, summed across ranks, plus the dropped events' exact
     // (N - N') ln(1 - n_s/N) added once after the reduction.
     auto evaluate = [&](double ns, bool with_value) {
-        const LlhSums local = slope ? local_llh_sums_with_slope(a, slope, slope_left, n_local, ns, with_value)
-                                    : local_llh_sums(a, n_local, ns, with_value);
-        double sums[10] = {local.value,   local.first,       local.second,  local.invalid,
-                           local.slope_1, local.slope_mixed, local.slope_2, local.left_1,
-                           local.left_mixed, local.left_2};
-        reduce(sums, !slope ? 4 : slope_left ? 10 : 7);
+        const LlhSums local = local_llh_sums(a, n_local, ns, with_value);
+        double sums[4] = {local.value, local.first, local.second, local.invalid};
+        reduce(sums, 4);
         ++result.n_evaluations;
-        LlhSums s{sums[0], sums[1], sums[2], sums[3], sums[4], sums[5], sums[6], sums[7], sums[8], sums[9]};
+        LlhSums s{sums[0], sums[1], sums[2], sums[3]};
         if (n_dropped > 0.0) {
             if (ns >= n_total) {
                 s.invalid += 1.0;
@@ -240,6 +234,20 @@ FitResult PointSourceFitter::maximise_ns(std::size_t n_local, const EventTotals&
                 s.second -= n_dropped / (rest * rest);
             }
         }
+        return s;
+    };
+
+    // The gamma sums at the result (one pass, after Newton has converged: a pass with them costs
+    // ~2x a plain one, so the Newton passes leave them out).
+    auto with_slopes = [&](LlhSums s, double ns) {
+        if (!slope) return s;
+        const LlhSums local = local_slope_sums(a, slope, slope_left, n_local, ns);
+        double v[6] = {local.slope_1, local.slope_mixed, local.slope_2,
+                       local.left_1,  local.left_mixed,  local.left_2};
+        reduce(v, slope_left ? 6 : 3);
+        ++result.n_evaluations;
+        s.slope_1 = v[0], s.slope_mixed = v[1], s.slope_2 = v[2];
+        s.left_1 = v[3], s.left_mixed = v[4], s.left_2 = v[5];
         return s;
     };
 
@@ -260,7 +268,7 @@ FitResult PointSourceFitter::maximise_ns(std::size_t n_local, const EventTotals&
             ns_start - s.first / s.second > 0.0) {
             result.ns = ns_start;
             result.ts = std::max(0.0, 2.0 * s.value);
-            if (sums_at_result) *sums_at_result = s;
+            if (sums_at_result) *sums_at_result = with_slopes(s, ns_start);
             return result;
         }
         if (s.invalid == 0.0 && s.first > 0.0) {
@@ -310,7 +318,7 @@ FitResult PointSourceFitter::maximise_ns(std::size_t n_local, const EventTotals&
     }
     result.ns = ns;
     result.ts = std::max(0.0, 2.0 * current.value);
-    if (sums_at_result) *sums_at_result = current;
+    if (sums_at_result) *sums_at_result = with_slopes(current, ns);
     return result;
 }
 

@@ -70,8 +70,8 @@ struct LlhSums {
     double first = 0.0;
     double second = 0.0;
     double invalid = 0.0;
-    // With a per-event gamma slope s_i = da_i/dgamma (local_llh_sums_with_slope): the sums
-    // that give the gamma derivatives of ln L at (n_s, gamma):
+    // With a per-event gamma slope s_i = da_i/dgamma (local_slope_sums): the sums that give
+    // the gamma derivatives of ln L at (n_s, gamma):
     //   d/dgamma = n_s slope_1, d2/dn_s dgamma = slope_mixed, d2/dgamma2 = -n_s^2 slope_2, with
     //   slope_1 = sum s_i / arg_i, slope_mixed = sum s_i / arg_i^2, slope_2 = sum s_i^2 / arg_i^2.
     double slope_1 = 0.0;
@@ -84,10 +84,10 @@ struct LlhSums {
 };
 // The value (a running product, one log per call) only when with_value; derivatives always.
 LlhSums local_llh_sums(const double* scaled_excess, std::size_t n, double ns, bool with_value);
-// The same plus the gamma sums (slope_*) for the per-event slopes `slope`, and (left_*) for
-// `slope_left` unless it is nullptr.
-LlhSums local_llh_sums_with_slope(const double* scaled_excess, const double* slope,
-                                  const double* slope_left, std::size_t n, double ns, bool with_value);
+// Only the gamma sums (slope_*) for the per-event slopes `slope`, and (left_*) for
+// `slope_left` unless it is nullptr, at n_s.
+LlhSums local_slope_sums(const double* scaled_excess, const double* slope, const double* slope_left,
+                         std::size_t n, double ns);
 
 // Events whose S R / B is factor[j] * R_{events[j]}(gamma) (events == nullptr: event j itself):
 // a gamma-independent spatial S / B times the event's energy ratio. A fit may take several
@@ -150,9 +150,9 @@ private:
     FitResult fit_profile(const ScaledExcessAtGamma& scaled_excess_at_gamma, std::size_t n_local,
                           const EventTotals& totals, const ReduceSum& reduce);
     // Maximises over n_s with the scaled excess a_i already in work_; ns_start warm-starts.
-    // With `slope` (per-event da_i/dgamma), every pass also sums the gamma terms, and
     // `sums_at_result` (if given) receives the reduced sums at the returned n_s (dropped-event
-    // terms included).
+    // terms included), with the gamma sums for `slope` (and `slope_left`) when given and
+    // n_s > 0 (one more pass).
     FitResult maximise_ns(std::size_t n_local, const EventTotals& totals, const ReduceSum& reduce,
                           double ns_start, const double* slope = nullptr,
                           const double* slope_left = nullptr, LlhSums* sums_at_result = nullptr);
