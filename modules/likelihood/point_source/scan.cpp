@@ -31,6 +31,25 @@ double now_s()
 // chords never drops an event the chord test would keep.
 constexpr double kReachMargin = 1e-9;
 
+// The kept candidates (d2[j] <= d2max[j]) in order: their exponents -kappa d2 / 2, N / B and
+// sorted indices; returns how many. Separate, with restrict pointers, so the compiler keeps the
+// count in a register (stores through Eigen::Index* could otherwise alias it).
+Eigen::Index compact_kept(Eigen::Index m, const double* __restrict d2, const double* __restrict d2max,
+                          const double* __restrict neg_half_kappa, const double* __restrict norm,
+                          const Eigen::Index* __restrict index, double* __restrict exponent,
+                          double* __restrict kept_norm, Eigen::Index* __restrict kept)
+{
+    Eigen::Index n = 0;
+    for (Eigen::Index j = 0; j < m; ++j) {
+        const double d = d2[j];
+        exponent[n] = neg_half_kappa[j] * d;
+        kept_norm[n] = norm[j];
+        kept[n] = index[j];
+        n += d <= d2max[j] ? 1 : 0;
+    }
+    return n;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -205,20 +224,10 @@ PixelFit ScanSky::fit(const UnitVector& source, const ScanCandidates& candidates
     // percent of the candidates are dropped, scattered over the list: a branch would
     // mispredict): every candidate is written to the next free slot, which only advances when
     // the candidate is kept.
-    std::size_t n = 0;
-    {
-        const double *d2 = d2_.data(), *d2max = candidates.d2max.data();
-        const double *nhk = candidates.neg_half_kappa.data(), *norm = candidates.norm_over_b.data();
-        const Eigen::Index* index = candidates.index.data();
-        double *exponent = kept_sob_.data(), *kept_norm = kept_norm_.data();
-        Eigen::Index* kept = kept_.data();
-        for (Eigen::Index j = 0; j < m; ++j) {
-            exponent[n] = nhk[j] * d2[j];
-            kept_norm[n] = norm[j];
-            kept[n] = index[j];
-            n += d2[j] <= d2max[j] ? 1 : 0;
-        }
-    }
+    const std::size_t n = static_cast<std::size_t>(
+        compact_kept(m, d2_.data(), candidates.d2max.data(), candidates.neg_half_kappa.data(),
+                     candidates.norm_over_b.data(), candidates.index.data(), kept_sob_.data(),
+                     kept_norm_.data(), kept_.data()));
     // Eigen's vectorised exp over all kept exponents (as PointSourceEvents does; several times
     // faster than libm's scalar exp, within an ulp or two of it), times N_i / B_i.
     const auto n_kept = static_cast<Eigen::Index>(n);
