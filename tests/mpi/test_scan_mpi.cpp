@@ -5,6 +5,7 @@
 #include "readers/simulation/simulate.hpp"
 #include "readers/simulation/simulation_reader.hpp"
 
+#include "nusky/error.hpp"
 #include "nusky/mpi.hpp"
 
 #include <gtest/gtest.h>
@@ -165,6 +166,36 @@ TEST(test_scan_mpi, KernelMatchesThePointSourceFitAndTheCutIsSmall)
     // gamma 3.80016 against 3.80006).
     EXPECT_LT(worst_kernel, 1e-5);
     EXPECT_LT(worst_cut, 1e-2);
+}
+
+TEST(test_scan_mpi, GatheredCandidatesFollowTheScrambles)
+{
+    Comm comm;
+    SmallSky sky(comm);
+    const Comm self(MPI_COMM_SELF);
+    PointSourcePdfs pdfs(sky.data, sky.mc, self, pdf_settings());
+    ScanSky scan(sky.data, pdfs, 1e-3);
+    const double dec = -30 * kDeg;
+    const UnitVector source = unit_vector(100 * kDeg, dec);
+    std::vector<std::int32_t> candidates;
+    scan.candidates(dec, candidates);
+    ScanCandidates gathered;
+    scan.gather(candidates, gathered);
+    const PixelFit observed = scan.fit(source, gathered);
+    EXPECT_GT(observed.ts, 10.0);
+    EXPECT_EQ(observed.ts, scan.fit(source, candidates).ts);
+    // A scramble moves the events: the old gather is refused, a new one matches the indices.
+    scan.scramble(7, 3);
+    EXPECT_THROW(scan.fit(source, gathered), Error);
+    scan.gather(candidates, gathered);
+    const PixelFit scrambled = scan.fit(source, gathered);
+    EXPECT_EQ(scrambled.ts, scan.fit(source, candidates).ts);
+    EXPECT_EQ(scrambled.n_kept, scan.fit(source, candidates).n_kept);
+    EXPECT_NE(scrambled.ts, observed.ts);
+    scan.restore();
+    EXPECT_THROW(scan.fit(source, gathered), Error);
+    scan.gather(candidates, gathered);
+    EXPECT_EQ(scan.fit(source, gathered).ts, observed.ts);
 }
 
 TEST(test_scan_mpi, LocalPvaluesFromBackgroundTrials)

@@ -31,6 +31,25 @@ double now_s()
 // chords never drops an event the chord test would keep.
 constexpr double kReachMargin = 1e-9;
 
+// The kept candidates (d2[j] <= d2max[j]) in order: their exponents -kappa d2 / 2, N / B and
+// sorted indices; returns how many. Separate, with restrict pointers, so the compiler keeps the
+// count in a register (stores through Eigen::Index* could otherwise alias it).
+Eigen::Index compact_kept(Eigen::Index m, const double* __restrict d2, const double* __restrict d2max,
+                          const double* __restrict neg_half_kappa, const double* __restrict norm,
+                          const Eigen::Index* __restrict index, double* __restrict exponent,
+                          double* __restrict kept_norm, Eigen::Index* __restrict kept)
+{
+    Eigen::Index n = 0;
+    for (Eigen::Index j = 0; j < m; ++j) {
+        const double d = d2[j];
+        exponent[n] = neg_half_kappa[j] * d;
+        kept_norm[n] = norm[j];
+        kept[n] = index[j];
+        n += d <= d2max[j] ? 1 : 0;
+    }
+    return n;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -102,12 +121,14 @@ void ScanSky::scramble(std::uint64_t seed, std::int64_t trial)
 {
     original_.scramble(seed, trial);
     load_positions(original_.x(), original_.y());
+    ++positions_;
 }
 
 void ScanSky::restore()
 {
     x_ = observed_x_;
     y_ = observed_y_;
+    ++positions_;
 }
 
 void ScanSky::candidates(double dec, std::vector<std::int32_t>& out) const
@@ -155,36 +176,75 @@ double ScanSky::expected_kept(double dec, const std::vector<std::int32_t>& candi
     return sum * static_cast<double>(stride);
 }
 
+void ScanSky::gather(const std::vector<std::int32_t>& candidates, ScanCandidates& out) const
+{
+    const auto m = static_cast<Eigen::Index>(candidates.size());
+    for (Eigen::ArrayXd* a : {&out.x, &out.y, &out.z, &out.d2max, &out.neg_half_kappa, &out.norm_over_b})
+        a->resize(m);
+    out.index.resize(candidates.size());
+    for (Eigen::Index j = 0; j < m; ++j) {
+        const std::int32_t i = candidates[static_cast<std::size_t>(j)];
+        out.x[j] = x_[i];
+        out.y[j] = y_[i];
+        out.z[j] = z_[i];
+        out.d2max[j] = d2max_[i];
+        out.neg_half_kappa[j] = -0.5 * kappa_[i];
+        out.norm_over_b[j] = norm_over_b_[i];
+        out.index[static_cast<std::size_t>(j)] = i;
+    }
+    out.positions = positions_;
+}
+
 PixelFit ScanSky::fit(const UnitVector& source, const std::vector<std::int32_t>& candidates)
 {
-    kept_.clear();
-    kept_sob_.clear();
-    for (std::int32_t i : candidates) {
-        const double dx = x_[i] - source.x, dy = y_[i] - source.y, dz = z_[i] - source.z;
-        const double d2 = dx * dx + dy * dy + dz * dz;
-        if (d2 <= d2max_[i]) {
-            kept_.push_back(i);
-            kept_sob_.push_back(-0.5 * kappa_[i] * d2);  // the exponent; exp below
+    gather(candidates, gathered_);
+    return fit(source, gathered_);
+}
+
+PixelFit ScanSky::fit(const UnitVector& source, const ScanCandidates& candidates)
+{
+    if (candidates.positions != positions_) throw Error("scan: candidates gathered before the last scramble");
+    const Eigen::Index m = candidates.size();
+    if (d2_.size() < m) {
+        d2_.resize(m);
+        kept_sob_.resize(m);
+        kept_norm_.resize(m);
+        kept_.resize(static_cast<std::size_t>(m));
+    }
+    // Chord lengths to the pixel: a contiguous, branch-free loop the compiler vectorises.
+    {
+        const double *x = candidates.x.data(), *y = candidates.y.data(), *z = candidates.z.data();
+        double* d2 = d2_.data();
+        for (Eigen::Index j = 0; j < m; ++j) {
+            const double dx = x[j] - source.x, dy = y[j] - source.y, dz = z[j] - source.z;
+            d2[j] = dx * dx + dy * dy + dz * dz;
         }
     }
+    // Compaction of the kept events, in candidate (sorted) order, without branches (a few
+    // percent of the candidates are dropped, scattered over the list: a branch would
+    // mispredict): every candidate is written to the next free slot, which only advances when
+    // the candidate is kept.
+    const std::size_t n = static_cast<std::size_t>(
+        compact_kept(m, d2_.data(), candidates.d2max.data(), candidates.neg_half_kappa.data(),
+                     candidates.norm_over_b.data(), candidates.index.data(), kept_sob_.data(),
+                     kept_norm_.data(), kept_.data()));
     // Eigen's vectorised exp over all kept exponents (as PointSourceEvents does; several times
-    // faster than libm's scalar exp, within an ulp or two of it).
-    Eigen::Map<Eigen::ArrayXd> sob(kept_sob_.data(), static_cast<Eigen::Index>(kept_sob_.size()));
-    sob = sob.exp();
-    for (std::size_t j = 0; j < kept_.size(); ++j) kept_sob_[j] *= norm_over_b_[kept_[j]];
+    // faster than libm's scalar exp, within an ulp or two of it), times N_i / B_i.
+    const auto n_kept = static_cast<Eigen::Index>(n);
+    kept_sob_.head(n_kept) = kept_sob_.head(n_kept).exp() * kept_norm_.head(n_kept);
     PixelFit out;
-    out.n_kept = static_cast<std::int64_t>(kept_.size());
-    if (kept_.empty()) return out;
+    out.n_kept = static_cast<std::int64_t>(n);
+    if (n == 0) return out;
     const double n_total = static_cast<double>(n_);
-    const EventTotals totals{n_total, static_cast<double>(kept_.size())};
+    const EventTotals totals{n_total, static_cast<double>(n)};
     // Pixels without an excess at any gamma (about half the sky) cost one pass: see
     // PointSourceFitter::no_excess_at_any_gamma.
     FitResult r;
     if (has_energy_) {
         // Raw storage: no per-pixel allocation.
-        r = fitter_.fit(kept_sob_.data(), kept_.data(), kept_.size(), ratios_, totals, reduce_nothing);
+        r = fitter_.fit(kept_sob_.data(), kept_.data(), n, ratios_, totals, reduce_nothing);
     } else {
-        r = fitter_.fit_ns(kept_sob_.data(), kept_sob_.size(), totals, reduce_nothing);
+        r = fitter_.fit_ns(kept_sob_.data(), n, totals, reduce_nothing);
         r.gamma = std::numeric_limits<double>::quiet_NaN();
     }
     out.ts = r.ts;
@@ -266,14 +326,17 @@ ScanBlock scan_rings(ScanSky& sky, const RingPlan& plan, int ring_begin, int rin
     ScanBlock block;
     block.first_pixel = ring_begin < ring_end ? plan.first_pixel[ring_begin] : 0;
     std::vector<std::int32_t> candidates;
+    ScanCandidates gathered;
     std::int64_t done = 0;
     for (int r = ring_begin; r < ring_end; ++r) {
         const double ring_dec = 0.5 * kPi - plan.theta[r];
+        // One candidate list and one gather per ring, shared by the ring's pixels.
         sky.candidates(ring_dec, candidates);
+        sky.gather(candidates, gathered);
         for (std::int64_t p = plan.first_pixel[r]; p < plan.first_pixel[r] + plan.n_pixels[r]; ++p) {
             const pointing ang = base.pix2ang(static_cast<int>(p));
             const double dec = 0.5 * kPi - ang.theta;
-            const PixelFit f = sky.fit(unit_vector(ang.phi, dec), candidates);
+            const PixelFit f = sky.fit(unit_vector(ang.phi, dec), gathered);
             block.ts.push_back(f.ts);
             block.ns.push_back(f.ns);
             block.gamma.push_back(f.gamma);
@@ -405,6 +468,7 @@ std::vector<double> background_trials(ScanSky& sky, const std::vector<double>& n
                                       std::uint64_t seed, std::int64_t n_trials, const Comm& comm)
 {
     std::vector<std::vector<std::int32_t>> candidates(nodes.size());
+    std::vector<ScanCandidates> gathered(nodes.size());
     std::vector<UnitVector> sources;
     for (std::size_t k = 0; k < nodes.size(); ++k) {
         const double dec = std::asin(nodes[k]);
@@ -417,7 +481,10 @@ std::vector<double> background_trials(ScanSky& sky, const std::vector<double>& n
     Progress progress("scan background trials", n_trials, comm.is_root());
     for (std::int64_t t = mine.begin; t < mine.end; ++t) {
         sky.scramble(seed, kBackgroundStream + t);
-        for (std::size_t k = 0; k < nodes.size(); ++k) local.push_back(sky.fit(sources[k], candidates[k]).ts);
+        for (std::size_t k = 0; k < nodes.size(); ++k) {
+            sky.gather(candidates[k], gathered[k]);  // this trial's right ascensions
+            local.push_back(sky.fit(sources[k], gathered[k]).ts);
+        }
         progress.update((t - mine.begin + 1) * comm.size());
     }
     progress.finish();

@@ -29,6 +29,17 @@ struct PixelFit {
     std::int64_t n_kept = 0;
 };
 
+// A ring's candidate events (ScanSky::candidates) copied into contiguous arrays by
+// ScanSky::gather, so that every pixel of the ring selects its kept events in one streaming,
+// branch-free loop instead of an indexed gather per pixel. Holds the current right ascensions:
+// gather again after ScanSky::scramble or restore (fit checks this).
+struct ScanCandidates {
+    Eigen::ArrayXd x, y, z, d2max, neg_half_kappa, norm_over_b;
+    std::vector<Eigen::Index> index;  // sorted event index (the row of the energy-ratio table)
+    std::uint64_t positions = 0;      // the sky's positions_ when gathered
+    Eigen::Index size() const { return x.size(); }
+};
+
 // The replicated, declination-sorted event set a scan works on.
 class ScanSky {
 public:
@@ -47,7 +58,13 @@ public:
     // candidates of the fraction of the ring within their reach.
     double expected_kept(double dec, const std::vector<std::int32_t>& candidates) const;
 
-    // The fit at `source` over the given candidates (from candidates(dec of source)).
+    // Copies `candidates` (from candidates(dec)) with the events' current positions into `out`.
+    void gather(const std::vector<std::int32_t>& candidates, ScanCandidates& out) const;
+
+    // The fit at `source` over candidates gathered (after the last scramble or restore) from
+    // candidates(dec of source). Kept events stay in sorted order.
+    PixelFit fit(const UnitVector& source, const ScanCandidates& candidates);
+    // The same, gathering first (for single fits; a ring's pixels should share one gather).
     PixelFit fit(const UnitVector& source, const std::vector<std::int32_t>& candidates);
 
     double n_events() const { return static_cast<double>(n_); }
@@ -69,9 +86,12 @@ private:
     bool has_energy_;
     double threshold_;
     PointSourceFitter fitter_;
-    // Per-pixel workspace.
+    std::uint64_t positions_ = 1;  // bumped by scramble and restore: stale gathers are refused
+    // Per-pixel workspace, grown to the largest candidate count seen (no per-pixel allocation).
+    // Eigen arrays: aligned, so Eigen's exp runs the same packets wherever the heap puts them.
+    Eigen::ArrayXd d2_, kept_sob_, kept_norm_;
     std::vector<Eigen::Index> kept_;
-    std::vector<double> kept_sob_;
+    ScanCandidates gathered_;  // for fit(source, candidate indices)
 
 };
 
