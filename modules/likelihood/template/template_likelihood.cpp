@@ -5,6 +5,7 @@
 #include "likelihood/common/injection_tasks.hpp"
 #include "readers/npy_events/npy.hpp"
 #include "readers/simulation/simulation_reader.hpp"
+#include "nusky/error.hpp"
 #include "nusky/h5.hpp"
 #include "nusky/log.hpp"
 #include "nusky/registry.hpp"
@@ -17,6 +18,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <numbers>
 
 namespace nusky {
@@ -108,11 +110,23 @@ TemplatePdfs::TemplatePdfs(const Eigen::ArrayXd& template_map, const Events& loc
     energy.emplace(binning, grid, data_counts, mc_counts);
 }
 
+namespace {
+
+// template_value() on a row of TemplateEvents::reach_: the same arithmetic on the same floats.
+inline double reach_value(const float* m, bool single_map, float w)
+{
+    if (single_map) return m[0];
+    return double(m[0]) + double(w) * (double(m[1]) - double(m[0]));
+}
+
+}  // namespace
+
 TemplateEvents::TemplateEvents(const Events& events, const TemplatePdfs& pdfs, double n_total)
     : pdfs_(pdfs), has_energy_(pdfs.energy.has_value()), n_total_(n_total)
 {
     auto span = [](const Eigen::ArrayXd& a) { return std::span<const double>(a.data(), a.size()); };
-    index_ = index_template_events(pdfs.smoothed, span(events.ra), span(events.dec), span(events.sigma));
+    const SmoothedTemplate& st = pdfs.smoothed;
+    index_ = index_template_events(st, span(events.ra), span(events.dec), span(events.sigma));
     const auto n = events.size();
     order_.resize(static_cast<std::size_t>(n));
     for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<std::int32_t>(i);
@@ -121,7 +135,7 @@ TemplateEvents::TemplateEvents(const Events& events, const TemplatePdfs& pdfs, d
                                                 : index_.sigma_index[a] < index_.sigma_index[b];
     });
     Eigen::ArrayXd subtraction(n);
-    signal_subtraction_densities(pdfs.smoothed, index_, std::span<double>(subtraction.data(), n));
+    signal_subtraction_densities(st, index_, std::span<double>(subtraction.data(), n));
     Eigen::ArrayXd background_density;
     pdfs.background.background_density(events.z, background_density);
     Eigen::ArrayXd ratio_over_b = 1.0 / background_density;
@@ -129,33 +143,69 @@ TemplateEvents::TemplateEvents(const Events& events, const TemplatePdfs& pdfs, d
         auto ratios = pdfs.energy->event_ratios(events.z, events.log10_energy);
         ratio_over_b *= ratios.column(0);
     }
-    pixel_.resize(order_.size());
+
+    // reach_: the columns each ring keeps (k and k + 1 of each of its events), numbered in
+    // increasing k, so that column(k + 1) = column(k) + 1 as template_value() needs.
+    const std::size_t ns = static_cast<std::size_t>(st.n_sigma);
+    const std::size_t n_rings = static_cast<std::size_t>(st.n_rings());
+    std::vector<std::int64_t> column(n_rings * ns, -1);
+    for (std::size_t i = 0; i < index_.size(); ++i) {
+        const std::size_t row = static_cast<std::size_t>(index_.ring[i]) * ns;
+        const std::size_t k = static_cast<std::size_t>(index_.sigma_index[i]);
+        column[row + k] = 0;
+        if (ns > 1) column[row + k + 1] = 0;
+    }
+    ring_width_.assign(n_rings, 0);
+    std::vector<std::uint64_t> ring_offset(n_rings, 0);
+    std::uint64_t total = 0;
+    for (std::size_t r = 0; r < n_rings; ++r) {
+        for (std::size_t k = 0; k < ns; ++k)
+            if (column[r * ns + k] >= 0) column[r * ns + k] = ring_width_[r]++;
+        ring_offset[r] = total;
+        total += static_cast<std::uint64_t>(st.ring_npix[r]) * ring_width_[r];
+    }
+    if (total > std::numeric_limits<std::uint32_t>::max())
+        throw Error("template: too many map values for 32-bit lookups (lower n_sigma or nside)");
+    reach_.resize(static_cast<std::size_t>(total));
+    for (std::size_t r = 0; r < n_rings; ++r) {
+        if (ring_width_[r] == 0) continue;
+        const std::size_t start = static_cast<std::size_t>(st.ring_start[r]);
+        for (std::size_t j = 0; j < static_cast<std::size_t>(st.ring_npix[r]); ++j) {
+            for (std::size_t k = 0; k < ns; ++k) {
+                if (column[r * ns + k] < 0) continue;
+                reach_[ring_offset[r] + j * ring_width_[r] + static_cast<std::size_t>(column[r * ns + k])] =
+                    st.maps[(start + j) * ns + k];
+            }
+        }
+    }
+
     draws_.resize(order_.size());
     ring_.resize(order_.size());
-    sigma_index_.resize(order_.size());
     sigma_weight_.resize(order_.size());
+    column_.resize(order_.size());
+    cell_.resize(order_.size());
     subtraction_.resize(n);
     ratio_over_b_.resize(n);
     for (std::size_t s = 0; s < order_.size(); ++s) {
         const auto i = static_cast<std::size_t>(order_[s]);
-        pixel_[s] = index_.pixel[i];
+        const auto r = static_cast<std::size_t>(index_.ring[i]);
         ring_[s] = index_.ring[i];
-        sigma_index_[s] = index_.sigma_index[i];
         sigma_weight_[s] = index_.sigma_weight[i];
+        column_[s] = static_cast<std::uint32_t>(
+            ring_offset[r] + static_cast<std::uint64_t>(column[r * ns + static_cast<std::size_t>(index_.sigma_index[i])]));
+        cell_[s] = column_[s] + static_cast<std::uint32_t>(index_.pixel[i] - st.ring_start[r]) * ring_width_[r];
         subtraction_[static_cast<Eigen::Index>(s)] = subtraction[static_cast<Eigen::Index>(i)];
         ratio_over_b_[static_cast<Eigen::Index>(s)] = ratio_over_b[static_cast<Eigen::Index>(i)];
     }
-    position_.resize(order_.size());
-    for (std::size_t s = 0; s < order_.size(); ++s) position_[static_cast<std::size_t>(order_[s])] = static_cast<std::int32_t>(s);
     excess_.resize(n);
 }
 
 const Eigen::ArrayXd& TemplateEvents::excess()
 {
-    const SmoothedTemplate& st = pdfs_.smoothed;
+    const bool single_map = pdfs_.smoothed.n_sigma == 1;
     for (std::size_t s = 0; s < order_.size(); ++s) {
         const auto e = static_cast<Eigen::Index>(s);
-        const double signal = template_value(st, pixel_[s], sigma_index_[s], sigma_weight_[s]);
+        const double signal = reach_value(reach_.data() + cell_[s], single_map, sigma_weight_[s]);
         excess_[order_[s]] = (signal - subtraction_[e]) * ratio_over_b_[e];
     }
     return excess_;
@@ -165,23 +215,19 @@ FitResult TemplateEvents::fit(const ReduceSum& reduce)
 {
     // The per-event excess, scaled by 1/N, straight into the fitter's workspace (one pass; the
     // same arithmetic as fit_ns_excess(excess())).
-    const SmoothedTemplate& st = pdfs_.smoothed;
     const std::size_t n = order_.size();
     double* a = fitter_.scaled_excess_buffer(n);
     const double inv_n = 1.0 / n_total_;
     const double* sub = subtraction_.data();
     const double* rob = ratio_over_b_.data();
-    // The lookups miss the caches (random pixels of 18.9 MB of maps): prefetching the line of
-    // the event kPrefetch places ahead keeps more misses in flight than out-of-order execution
-    // alone does.
+    const bool single_map = pdfs_.smoothed.n_sigma == 1;
+    // The lookups are random within each ring: prefetching the line of the event kPrefetch
+    // places ahead keeps more misses in flight than out-of-order execution alone does.
     constexpr std::size_t kPrefetch = 64;
-    const float* maps = st.maps.data();
-    const std::size_t n_sigma = static_cast<std::size_t>(st.n_sigma);
+    const float* reach = reach_.data();
     for (std::size_t s = 0; s < n; ++s) {
-        if (s + kPrefetch < n)
-            __builtin_prefetch(maps + static_cast<std::size_t>(pixel_[s + kPrefetch]) * n_sigma +
-                               static_cast<std::size_t>(sigma_index_[s + kPrefetch]));
-        const double signal = template_value(st, pixel_[s], sigma_index_[s], sigma_weight_[s]);
+        if (s + kPrefetch < n) __builtin_prefetch(reach + cell_[s + kPrefetch]);
+        const double signal = reach_value(reach + cell_[s], single_map, sigma_weight_[s]);
         a[s] = ((signal - sub[s]) * rob[s]) * inv_n;
     }
     EventTotals totals{n_total_, n_total_};
@@ -201,20 +247,20 @@ void TemplateEvents::scramble(std::uint64_t seed, std::int64_t trial)
     // Event i (input order) takes draw i of the trial's stream; its pixel is
     // pixel_in_ring_for_ra(ring, 2 pi u), written without floor() or modulo: for u in [0, 1)
     // the position in the ring is in [0, n] (n only by rounding, meaning pixel 0). One pass in
-    // input order, storing each pixel at the event's sorted place.
+    // sorted order, storing each event's reach_ index.
     const std::size_t n = order_.size();
     const SmoothedTemplate& st = pdfs_.smoothed;
     const double two_pi = 2.0 * std::numbers::pi;
     CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
     rng.fill_uniform(draws_.data(), n);  // all draws first: the Philox blocks overlap
-    for (std::size_t i = 0; i < n; ++i) {
-        const double ra = two_pi * draws_[i];
-        const auto ring = static_cast<std::size_t>(index_.ring[i]);
+    for (std::size_t s = 0; s < n; ++s) {
+        const double ra = two_pi * draws_[static_cast<std::size_t>(order_[s])];
+        const auto ring = static_cast<std::size_t>(ring_[s]);
         const std::int32_t npix = st.ring_npix[ring];
         const double x = ra * (double(npix) * (0.5 / std::numbers::pi)) - st.ring_phase[ring] + 0.5;
         auto j = static_cast<std::int32_t>(x);  // x >= 0: truncation is floor
         if (j >= npix) j -= npix;
-        pixel_[static_cast<std::size_t>(position_[i])] = st.ring_start[ring] + j;
+        cell_[s] = column_[s] + static_cast<std::uint32_t>(j) * ring_width_[ring];
     }
 }
 
@@ -332,6 +378,8 @@ public:
 
         Events all = sample.data.allgather(comm);
         TemplateEvents replica(all, pdfs, n_total);
+        log::info("template trials: the events reach " + std::to_string(replica.reach_bytes() >> 10) +
+                  " KiB of the smoothed maps");
         auto campaign = make_campaign(context, "template trials");
         auto block = run_trial_campaign(campaign, comm, [&](std::int64_t trial) {
             replica.scramble(campaign.seed, trial);

@@ -54,20 +54,31 @@ public:
     // TS at a given n_s (for the n_s profile).
     double ts_at(double ns, const ReduceSum& reduce);
     bool has_energy() const { return has_energy_; }
+    // Bytes of map values the events can reach (the lookups' working set).
+    std::size_t reach_bytes() const { return reach_.size() * sizeof(float); }
 
 private:
     // Events are kept sorted by (ring, sigma index) so that a trial's random lookups walk the
-    // maps ring by ring (a small, TLB-friendly region at a time) instead of all over 18.9 MB;
+    // maps ring by ring (a small, TLB-friendly region at a time) instead of all over the maps;
     // [s] below is the sorted position, order_[s] the event's index in the input.
+    //
+    // The lookups read a compact copy of only the map values events can reach (reach_): for each
+    // ring, the columns k and k + 1 of every event of the ring, at all of the ring's pixels (a
+    // scramble moves an event anywhere in its ring). Rows are pixel-major as in the maps
+    // ([ring offset + pixel in ring * ring width + column]); the values are the same floats, so
+    // results are bit for bit those of template_value(). The sample's events reach few
+    // (ring, sigma) pairs, so the copy is a fraction of the 18.9 MB and stays in cache.
     const TemplatePdfs& pdfs_;
     TemplateEventIndex index_;          // input order
     std::vector<std::int32_t> order_;   // sorted position -> input index
-    std::vector<std::int32_t> pixel_;   // [s] current pixel (scrambled in trials)
-    std::vector<std::int32_t> ring_, sigma_index_;  // [s]
-    std::vector<float> sigma_weight_;               // [s]
+    std::vector<std::int32_t> ring_;    // [s]
+    std::vector<float> sigma_weight_;   // [s]
+    std::vector<std::uint32_t> column_;  // [s] ring offset + column of the event's map k in reach_
+    std::vector<std::uint32_t> cell_;    // [s] index in reach_ of map k at the current pixel
+    std::vector<std::uint32_t> ring_width_;  // per ring: columns kept (0: no events)
+    std::vector<float, HugePageAllocator<float>> reach_;
     Eigen::ArrayXd subtraction_;        // [s] S~
     Eigen::ArrayXd ratio_over_b_;       // [s] R / B
-    std::vector<std::int32_t> position_;  // input index -> sorted position
     std::vector<double> draws_;           // scramble(): the trial's uniform draws, input order
     Eigen::ArrayXd excess_;             // input order (excess())
     bool has_energy_;

@@ -199,9 +199,10 @@ TEST(FastKernels, PointSourceTrialIsScrambleThenFitTracks) { check_point_source(
 TEST(FastKernels, PointSourceTrialIsScrambleThenFitTracksWithEnergy) { check_point_source(false, true); }
 TEST(FastKernels, PointSourceTrialIsScrambleThenFitCascadesWithEnergy) { check_point_source(true, true); }
 
-// TemplateEvents (events sorted by ring, one-pass scramble, fused excess) against the
-// straightforward per-event lookups of template_pdf.hpp in input order.
-TEST(FastKernels, TemplateTrialMatchesStraightforwardLookups)
+// TemplateEvents (events sorted by ring, one-pass scramble, fused excess, lookups in its compact
+// copy of the reachable map values) against the straightforward per-event lookups of
+// template_pdf.hpp in input order.
+void check_template_trials(int n_sigma)
 {
     const nusky::Comm comm(MPI_COMM_SELF);
     const nusky::Events data = toy_events(4000, true, 21);
@@ -211,7 +212,7 @@ TEST(FastKernels, TemplateTrialMatchesStraightforwardLookups)
     for (Eigen::Index p = 0; p < map.size(); ++p) map[p] = 1.0 + 0.5 * std::sin(0.37 * double(p)) + (p % 97 == 0 ? 30.0 : 0.0);
     nusky::TemplateSettings settings;
     settings.nside = nside;
-    settings.smoothing.n_sigma = 6;
+    settings.smoothing.n_sigma = n_sigma;
     settings.smoothing.sigma_min = 2.0 * kPi / 180;
     settings.smoothing.sigma_max = 40.0 * kPi / 180;
     const nusky::TemplatePdfs pdfs(map, data, mc, std::nullopt, comm, settings);
@@ -255,3 +256,6 @@ TEST(FastKernels, TemplateTrialMatchesStraightforwardLookups)
         check(pixel, "trial " + std::to_string(t));
     }
 }
+
+TEST(FastKernels, TemplateTrialMatchesStraightforwardLookups) { check_template_trials(6); }
+TEST(FastKernels, TemplateTrialMatchesStraightforwardLookupsOneSigma) { check_template_trials(1); }
