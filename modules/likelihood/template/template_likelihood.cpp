@@ -179,21 +179,19 @@ TemplateEvents::TemplateEvents(const Events& events, const TemplatePdfs& pdfs, d
         }
     }
 
-    draws_.resize(order_.size());
-    ring_.resize(order_.size());
     sigma_weight_.resize(order_.size());
-    column_.resize(order_.size());
+    scramble_.resize(order_.size());
     cell_.resize(order_.size());
     subtraction_.resize(n);
     ratio_over_b_.resize(n);
     for (std::size_t s = 0; s < order_.size(); ++s) {
         const auto i = static_cast<std::size_t>(order_[s]);
         const auto r = static_cast<std::size_t>(index_.ring[i]);
-        ring_[s] = index_.ring[i];
         sigma_weight_[s] = index_.sigma_weight[i];
-        column_[s] = static_cast<std::uint32_t>(
+        const auto column_k = static_cast<std::uint32_t>(
             ring_offset[r] + static_cast<std::uint64_t>(column[r * ns + static_cast<std::size_t>(index_.sigma_index[i])]));
-        cell_[s] = column_[s] + static_cast<std::uint32_t>(index_.pixel[i] - st.ring_start[r]) * ring_width_[r];
+        scramble_[i] = {index_.ring[i], static_cast<std::uint32_t>(s), column_k};
+        cell_[s] = column_k + static_cast<std::uint32_t>(index_.pixel[i] - st.ring_start[r]) * ring_width_[r];
         subtraction_[static_cast<Eigen::Index>(s)] = subtraction[static_cast<Eigen::Index>(i)];
         ratio_over_b_[static_cast<Eigen::Index>(s)] = ratio_over_b[static_cast<Eigen::Index>(i)];
     }
@@ -247,21 +245,22 @@ void TemplateEvents::scramble(std::uint64_t seed, std::int64_t trial)
     // Event i (input order) takes draw i of the trial's stream; its pixel is
     // pixel_in_ring_for_ra(ring, 2 pi u), written without floor() or modulo: for u in [0, 1)
     // the position in the ring is in [0, n] (n only by rounding, meaning pixel 0). One pass in
-    // sorted order, storing each event's reach_ index.
-    const std::size_t n = order_.size();
+    // input order as the draws come (no buffer of draws), storing each event's reach_ index at
+    // its sorted place.
     const SmoothedTemplate& st = pdfs_.smoothed;
     const double two_pi = 2.0 * std::numbers::pi;
+    const ScrambleEntry* events = scramble_.data();
+    std::uint32_t* cell = cell_.data();
     CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
-    rng.fill_uniform(draws_.data(), n);  // all draws first: the Philox blocks overlap
-    for (std::size_t s = 0; s < n; ++s) {
-        const double ra = two_pi * draws_[static_cast<std::size_t>(order_[s])];
-        const auto ring = static_cast<std::size_t>(ring_[s]);
+    rng.for_each_uniform(scramble_.size(), [&](std::size_t i, double u) {
+        const double ra = two_pi * u;
+        const auto ring = static_cast<std::size_t>(events[i].ring);
         const std::int32_t npix = st.ring_npix[ring];
         const double x = ra * (double(npix) * (0.5 / std::numbers::pi)) - st.ring_phase[ring] + 0.5;
         auto j = static_cast<std::int32_t>(x);  // x >= 0: truncation is floor
         if (j >= npix) j -= npix;
-        cell_[s] = column_[s] + static_cast<std::uint32_t>(j) * ring_width_[ring];
-    }
+        cell[events[i].position] = events[i].column + static_cast<std::uint32_t>(j) * ring_width_[ring];
+    });
 }
 
 namespace {
