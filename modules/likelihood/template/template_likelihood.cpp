@@ -17,6 +17,7 @@
 #include <healpix_map_fitsio.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
 #include <limits>
 #include <numbers>
@@ -240,7 +241,7 @@ double TemplateEvents::ts_at(double ns, const ReduceSum& reduce)
     return 2.0 * sum;
 }
 
-void TemplateEvents::scramble(std::uint64_t seed, std::int64_t trial)
+void TemplateEvents::scramble_cells(std::uint64_t seed, std::int64_t trial, std::uint32_t* cell) const
 {
     // Event i (input order) takes draw i of the trial's stream; its pixel is
     // pixel_in_ring_for_ra(ring, 2 pi u), written without floor() or modulo: for u in [0, 1)
@@ -250,7 +251,6 @@ void TemplateEvents::scramble(std::uint64_t seed, std::int64_t trial)
     const SmoothedTemplate& st = pdfs_.smoothed;
     const double two_pi = 2.0 * std::numbers::pi;
     const ScrambleEntry* events = scramble_.data();
-    std::uint32_t* cell = cell_.data();
     CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
     rng.for_each_uniform(scramble_.size(), [&](std::size_t i, double u) {
         const double ra = two_pi * u;
@@ -261,6 +261,42 @@ void TemplateEvents::scramble(std::uint64_t seed, std::int64_t trial)
         if (j >= npix) j -= npix;
         cell[events[i].position] = events[i].column + static_cast<std::uint32_t>(j) * ring_width_[ring];
     });
+}
+
+void TemplateEvents::scramble(std::uint64_t seed, std::int64_t trial) { scramble_cells(seed, trial, cell_.data()); }
+
+void TemplateEvents::trials(std::uint64_t seed, std::int64_t first_trial, int count, FitResult* out)
+{
+    if (count < 1 || count > kBatch) throw Error("TemplateEvents::trials: batch of " + std::to_string(count));
+    const std::size_t n = order_.size();
+    const auto nb = static_cast<std::size_t>(count);
+    batch_cell_.resize(n * static_cast<std::size_t>(kBatch));
+    batch_fitters_.resize(static_cast<std::size_t>(kBatch));
+    std::uint32_t* cells[kBatch];
+    double* a[kBatch];
+    for (std::size_t b = 0; b < nb; ++b) {
+        cells[b] = batch_cell_.data() + b * n;
+        scramble_cells(seed, first_trial + static_cast<std::int64_t>(b), cells[b]);
+        a[b] = batch_fitters_[b].scaled_excess_buffer(n);
+    }
+    // fit()'s loop, with the batch's trials inner.
+    const double inv_n = 1.0 / n_total_;
+    const double* sub = subtraction_.data();
+    const double* rob = ratio_over_b_.data();
+    const bool single_map = pdfs_.smoothed.n_sigma == 1;
+    constexpr std::size_t kPrefetch = 16;  // events ahead (kBatch lookups each)
+    const float* reach = reach_.data();
+    for (std::size_t s = 0; s < n; ++s) {
+        const bool ahead = s + kPrefetch < n;
+        for (std::size_t b = 0; b < nb; ++b) {
+            if (ahead) __builtin_prefetch(reach + cells[b][s + kPrefetch]);
+            const double signal = reach_value(reach + cells[b][s], single_map, sigma_weight_[s]);
+            a[b][s] = ((signal - sub[s]) * rob[s]) * inv_n;
+        }
+    }
+    const EventTotals totals{n_total_, n_total_};
+    for (std::size_t b = 0; b < nb; ++b)
+        out[b] = batch_fitters_[b].fit_ns_prepared(n, totals, reduce_nothing, std::numeric_limits<double>::quiet_NaN());
 }
 
 namespace {
@@ -380,9 +416,20 @@ public:
         log::info("template trials: the events reach " + std::to_string(replica.reach_bytes() >> 10) +
                   " KiB of the smoothed maps");
         auto campaign = make_campaign(context, "template trials");
+        // Trials are computed kBatch at a time (TemplateEvents::trials), up to the end of this
+        // rank's block of the campaign (as run_trial_campaign deals them; a batch reaching
+        // further would only waste work). A trial's result is the same in any batch.
+        const std::int64_t my_end =
+            campaign.first_trial + block_range(campaign.n_trials, comm.rank(), comm.size()).end;
+        std::array<FitResult, TemplateEvents::kBatch> batch;
+        std::int64_t batch_first = 0, batch_count = 0;
         auto block = run_trial_campaign(campaign, comm, [&](std::int64_t trial) {
-            replica.scramble(campaign.seed, trial);
-            auto r = replica.fit(reduce_nothing);
+            if (trial < batch_first || trial >= batch_first + batch_count) {
+                batch_first = trial;
+                batch_count = std::clamp<std::int64_t>(my_end - trial, 1, TemplateEvents::kBatch);
+                replica.trials(campaign.seed, trial, static_cast<int>(batch_count), batch.data());
+            }
+            const FitResult& r = batch[static_cast<std::size_t>(trial - batch_first)];
             return TrialResult{r.ts, r.ns, gamma()};
         });
         store_trials(campaign, block, context.results, comm);

@@ -49,6 +49,13 @@ public:
     // RA scrambling for background trial `trial`: event i's new RA is the i-th draw of the
     // (seed, trial) stream; only the pixel within the event's ring changes.
     void scramble(std::uint64_t seed, std::int64_t trial);
+    // Background trials first_trial .. first_trial + count - 1 (count <= kBatch) into out[0 ..
+    // count): for each, the result of scramble(seed, t) then fit(reduce_nothing), bit for bit.
+    // The lookups of the batch's trials are interleaved event by event, so that the rows of a
+    // ring, fetched from memory once, serve all of them (the trials' lookups are bound by memory
+    // latency). Leaves the current pixels unspecified.
+    static constexpr int kBatch = 8;
+    void trials(std::uint64_t seed, std::int64_t first_trial, int count, FitResult* out);
     // Per-event (S_i - S~_i) R_i / B_i at the current pixels.
     const Eigen::ArrayXd& excess();
     // TS at a given n_s (for the n_s profile).
@@ -81,6 +88,8 @@ private:
     };
     std::vector<ScrambleEntry> scramble_;
     std::vector<std::uint32_t> cell_;    // [s] index in reach_ of map k at the current pixel
+    std::vector<std::uint32_t> batch_cell_;  // trials(): [b * n + s], cell_ of the batch's trial b
+    std::vector<PointSourceFitter> batch_fitters_;  // trials(): one per trial of a batch
     std::vector<std::uint32_t> ring_width_;  // per ring: columns kept (0: no events)
     std::vector<float, HugePageAllocator<float>> reach_;
     Eigen::ArrayXd subtraction_;        // [s] S~
@@ -89,6 +98,8 @@ private:
     bool has_energy_;
     double n_total_;
     PointSourceFitter fitter_;
+
+    void scramble_cells(std::uint64_t seed, std::int64_t trial, std::uint32_t* cell) const;
 };
 
 }  // namespace nusky

@@ -255,6 +255,17 @@ void check_template_trials(int n_sigma)
             pixel[i] = nusky::pixel_in_ring_for_ra(st, idx.ring[i], 2 * kPi * rng.uniform());
         check(pixel, "trial " + std::to_string(t));
     }
+    // Batches of trials (full and partial) give scramble + fit of each trial, bit for bit.
+    for (const int count : {nusky::TemplateEvents::kBatch, 3}) {
+        std::vector<nusky::FitResult> batch(static_cast<std::size_t>(count));
+        events.trials(3, 100, count, batch.data());
+        for (int b = 0; b < count; ++b) {
+            events.scramble(3, 100 + b);
+            const auto single = events.fit(nusky::reduce_nothing);
+            EXPECT_TRUE(same_bits(batch[std::size_t(b)].ts, single.ts)) << count << " " << b;
+            EXPECT_TRUE(same_bits(batch[std::size_t(b)].ns, single.ns)) << count << " " << b;
+        }
+    }
 }
 
 TEST(FastKernels, TemplateTrialMatchesStraightforwardLookups) { check_template_trials(6); }
