@@ -13,6 +13,7 @@
 #include <healpix_base.h>
 #include <pointing.h>
 
+#include <array>
 #include <numbers>
 #include <vector>
 
@@ -121,6 +122,26 @@ void BM_TemplateTrial(benchmark::State& state)
     state.counters["trials_per_s"] = benchmark::Counter(double(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_TemplateTrial)->Unit(benchmark::kMicrosecond);
+
+// The same trials as the trials task runs them: kBatch at a time (TemplateEvents::trials);
+// time per batch, trials_per_s per trial.
+void BM_TemplateTrialBatch(benchmark::State& state)
+{
+    const Events& events = nb::cascades();
+    TemplateEvents te(events, nb::cascade_template_pdfs(), double(events.size()));
+    std::array<FitResult, TemplateEvents::kBatch> out;
+    std::int64_t trial = 0;
+    for (auto _ : state) {
+        te.trials(1, trial, TemplateEvents::kBatch, out.data());
+        trial += TemplateEvents::kBatch;
+        benchmark::DoNotOptimize(out.data());
+    }
+    set_items(state, TemplateEvents::kBatch);
+    state.counters["trials_per_s"] =
+        benchmark::Counter(double(state.iterations()) * TemplateEvents::kBatch, benchmark::Counter::kIsRate);
+    state.counters["lookup_MiB"] = double(te.reach_bytes()) / (1 << 20);
+}
+BENCHMARK(BM_TemplateTrialBatch)->Unit(benchmark::kMicrosecond);
 
 // ---- point source: one background trial (RA scramble + (n_s, gamma) fit) at one position,
 // as the trials task runs it (PointSourceEvents::trial) ----

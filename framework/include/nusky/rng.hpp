@@ -44,17 +44,25 @@ public:
     // waiting for one block per four draws inside the caller's loop.
     void fill_uniform(double* out, std::size_t n)
     {
+        for_each_uniform(n, [out](std::size_t j, double u) { out[j] = u; });
+    }
+
+    // f(j, u) for j = 0 .. n - 1 in order, u the next n calls of uniform(), bit for bit: as
+    // fill_uniform, for a caller that uses each draw at once instead of storing them all.
+    template <class F>
+    void for_each_uniform(std::size_t n, F&& f)
+    {
         std::size_t j = 0;
-        while (j < n && used_ < 4) out[j++] = uniform();
+        for (; j < n && used_ < 4; ++j) f(j, uniform());
         Engine engine;
         Engine::ctr_type ctr = ctr_;
         for (; j + 4 <= n; j += 4) {
             const Engine::ctr_type block = engine(ctr, key_);
             ++ctr.v[2];
-            for (int k = 0; k < 4; ++k) out[j + k] = static_cast<double>(block.v[k] >> 11) * 0x1.0p-53;
+            for (int k = 0; k < 4; ++k) f(j + k, static_cast<double>(block.v[k] >> 11) * 0x1.0p-53);
         }
         ctr_ = ctr;
-        while (j < n) out[j++] = uniform();  // refills from ctr_: continues the same stream
+        for (; j < n; ++j) f(j, uniform());  // refills from ctr_: continues the same stream
     }
 
     // Raw 64 random bits.

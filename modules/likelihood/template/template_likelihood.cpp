@@ -5,6 +5,7 @@
 #include "likelihood/common/injection_tasks.hpp"
 #include "readers/npy_events/npy.hpp"
 #include "readers/simulation/simulation_reader.hpp"
+#include "nusky/error.hpp"
 #include "nusky/h5.hpp"
 #include "nusky/log.hpp"
 #include "nusky/registry.hpp"
@@ -16,7 +17,9 @@
 #include <healpix_map_fitsio.h>
 
 #include <algorithm>
+#include <array>
 #include <filesystem>
+#include <limits>
 #include <numbers>
 
 namespace nusky {
@@ -108,11 +111,23 @@ TemplatePdfs::TemplatePdfs(const Eigen::ArrayXd& template_map, const Events& loc
     energy.emplace(binning, grid, data_counts, mc_counts);
 }
 
+namespace {
+
+// template_value() on a row of TemplateEvents::reach_: the same arithmetic on the same floats.
+inline double reach_value(const float* m, bool single_map, float w)
+{
+    if (single_map) return m[0];
+    return double(m[0]) + double(w) * (double(m[1]) - double(m[0]));
+}
+
+}  // namespace
+
 TemplateEvents::TemplateEvents(const Events& events, const TemplatePdfs& pdfs, double n_total)
     : pdfs_(pdfs), has_energy_(pdfs.energy.has_value()), n_total_(n_total)
 {
     auto span = [](const Eigen::ArrayXd& a) { return std::span<const double>(a.data(), a.size()); };
-    index_ = index_template_events(pdfs.smoothed, span(events.ra), span(events.dec), span(events.sigma));
+    const SmoothedTemplate& st = pdfs.smoothed;
+    index_ = index_template_events(st, span(events.ra), span(events.dec), span(events.sigma));
     const auto n = events.size();
     order_.resize(static_cast<std::size_t>(n));
     for (std::size_t i = 0; i < order_.size(); ++i) order_[i] = static_cast<std::int32_t>(i);
@@ -121,7 +136,7 @@ TemplateEvents::TemplateEvents(const Events& events, const TemplatePdfs& pdfs, d
                                                 : index_.sigma_index[a] < index_.sigma_index[b];
     });
     Eigen::ArrayXd subtraction(n);
-    signal_subtraction_densities(pdfs.smoothed, index_, std::span<double>(subtraction.data(), n));
+    signal_subtraction_densities(st, index_, std::span<double>(subtraction.data(), n));
     Eigen::ArrayXd background_density;
     pdfs.background.background_density(events.z, background_density);
     Eigen::ArrayXd ratio_over_b = 1.0 / background_density;
@@ -129,33 +144,67 @@ TemplateEvents::TemplateEvents(const Events& events, const TemplatePdfs& pdfs, d
         auto ratios = pdfs.energy->event_ratios(events.z, events.log10_energy);
         ratio_over_b *= ratios.column(0);
     }
-    pixel_.resize(order_.size());
-    draws_.resize(order_.size());
-    ring_.resize(order_.size());
-    sigma_index_.resize(order_.size());
+
+    // reach_: the columns each ring keeps (k and k + 1 of each of its events), numbered in
+    // increasing k, so that column(k + 1) = column(k) + 1 as template_value() needs.
+    const std::size_t ns = static_cast<std::size_t>(st.n_sigma);
+    const std::size_t n_rings = static_cast<std::size_t>(st.n_rings());
+    std::vector<std::int64_t> column(n_rings * ns, -1);
+    for (std::size_t i = 0; i < index_.size(); ++i) {
+        const std::size_t row = static_cast<std::size_t>(index_.ring[i]) * ns;
+        const std::size_t k = static_cast<std::size_t>(index_.sigma_index[i]);
+        column[row + k] = 0;
+        if (ns > 1) column[row + k + 1] = 0;
+    }
+    ring_width_.assign(n_rings, 0);
+    std::vector<std::uint64_t> ring_offset(n_rings, 0);
+    std::uint64_t total = 0;
+    for (std::size_t r = 0; r < n_rings; ++r) {
+        for (std::size_t k = 0; k < ns; ++k)
+            if (column[r * ns + k] >= 0) column[r * ns + k] = ring_width_[r]++;
+        ring_offset[r] = total;
+        total += static_cast<std::uint64_t>(st.ring_npix[r]) * ring_width_[r];
+    }
+    if (total > std::numeric_limits<std::uint32_t>::max())
+        throw Error("template: too many map values for 32-bit lookups (lower n_sigma or nside)");
+    reach_.resize(static_cast<std::size_t>(total));
+    for (std::size_t r = 0; r < n_rings; ++r) {
+        if (ring_width_[r] == 0) continue;
+        const std::size_t start = static_cast<std::size_t>(st.ring_start[r]);
+        for (std::size_t j = 0; j < static_cast<std::size_t>(st.ring_npix[r]); ++j) {
+            for (std::size_t k = 0; k < ns; ++k) {
+                if (column[r * ns + k] < 0) continue;
+                reach_[ring_offset[r] + j * ring_width_[r] + static_cast<std::size_t>(column[r * ns + k])] =
+                    st.maps[(start + j) * ns + k];
+            }
+        }
+    }
+
     sigma_weight_.resize(order_.size());
+    scramble_.resize(order_.size());
+    cell_.resize(order_.size());
     subtraction_.resize(n);
     ratio_over_b_.resize(n);
     for (std::size_t s = 0; s < order_.size(); ++s) {
         const auto i = static_cast<std::size_t>(order_[s]);
-        pixel_[s] = index_.pixel[i];
-        ring_[s] = index_.ring[i];
-        sigma_index_[s] = index_.sigma_index[i];
+        const auto r = static_cast<std::size_t>(index_.ring[i]);
         sigma_weight_[s] = index_.sigma_weight[i];
+        const auto column_k = static_cast<std::uint32_t>(
+            ring_offset[r] + static_cast<std::uint64_t>(column[r * ns + static_cast<std::size_t>(index_.sigma_index[i])]));
+        scramble_[i] = {index_.ring[i], static_cast<std::uint32_t>(s), column_k};
+        cell_[s] = column_k + static_cast<std::uint32_t>(index_.pixel[i] - st.ring_start[r]) * ring_width_[r];
         subtraction_[static_cast<Eigen::Index>(s)] = subtraction[static_cast<Eigen::Index>(i)];
         ratio_over_b_[static_cast<Eigen::Index>(s)] = ratio_over_b[static_cast<Eigen::Index>(i)];
     }
-    position_.resize(order_.size());
-    for (std::size_t s = 0; s < order_.size(); ++s) position_[static_cast<std::size_t>(order_[s])] = static_cast<std::int32_t>(s);
     excess_.resize(n);
 }
 
 const Eigen::ArrayXd& TemplateEvents::excess()
 {
-    const SmoothedTemplate& st = pdfs_.smoothed;
+    const bool single_map = pdfs_.smoothed.n_sigma == 1;
     for (std::size_t s = 0; s < order_.size(); ++s) {
         const auto e = static_cast<Eigen::Index>(s);
-        const double signal = template_value(st, pixel_[s], sigma_index_[s], sigma_weight_[s]);
+        const double signal = reach_value(reach_.data() + cell_[s], single_map, sigma_weight_[s]);
         excess_[order_[s]] = (signal - subtraction_[e]) * ratio_over_b_[e];
     }
     return excess_;
@@ -165,23 +214,19 @@ FitResult TemplateEvents::fit(const ReduceSum& reduce)
 {
     // The per-event excess, scaled by 1/N, straight into the fitter's workspace (one pass; the
     // same arithmetic as fit_ns_excess(excess())).
-    const SmoothedTemplate& st = pdfs_.smoothed;
     const std::size_t n = order_.size();
     double* a = fitter_.scaled_excess_buffer(n);
     const double inv_n = 1.0 / n_total_;
     const double* sub = subtraction_.data();
     const double* rob = ratio_over_b_.data();
-    // The lookups miss the caches (random pixels of 18.9 MB of maps): prefetching the line of
-    // the event kPrefetch places ahead keeps more misses in flight than out-of-order execution
-    // alone does.
+    const bool single_map = pdfs_.smoothed.n_sigma == 1;
+    // The lookups are random within each ring: prefetching the line of the event kPrefetch
+    // places ahead keeps more misses in flight than out-of-order execution alone does.
     constexpr std::size_t kPrefetch = 64;
-    const float* maps = st.maps.data();
-    const std::size_t n_sigma = static_cast<std::size_t>(st.n_sigma);
+    const float* reach = reach_.data();
     for (std::size_t s = 0; s < n; ++s) {
-        if (s + kPrefetch < n)
-            __builtin_prefetch(maps + static_cast<std::size_t>(pixel_[s + kPrefetch]) * n_sigma +
-                               static_cast<std::size_t>(sigma_index_[s + kPrefetch]));
-        const double signal = template_value(st, pixel_[s], sigma_index_[s], sigma_weight_[s]);
+        if (s + kPrefetch < n) __builtin_prefetch(reach + cell_[s + kPrefetch]);
+        const double signal = reach_value(reach + cell_[s], single_map, sigma_weight_[s]);
         a[s] = ((signal - sub[s]) * rob[s]) * inv_n;
     }
     EventTotals totals{n_total_, n_total_};
@@ -196,26 +241,62 @@ double TemplateEvents::ts_at(double ns, const ReduceSum& reduce)
     return 2.0 * sum;
 }
 
-void TemplateEvents::scramble(std::uint64_t seed, std::int64_t trial)
+void TemplateEvents::scramble_cells(std::uint64_t seed, std::int64_t trial, std::uint32_t* cell) const
 {
     // Event i (input order) takes draw i of the trial's stream; its pixel is
     // pixel_in_ring_for_ra(ring, 2 pi u), written without floor() or modulo: for u in [0, 1)
     // the position in the ring is in [0, n] (n only by rounding, meaning pixel 0). One pass in
-    // input order, storing each pixel at the event's sorted place.
-    const std::size_t n = order_.size();
+    // input order as the draws come (no buffer of draws), storing each event's reach_ index at
+    // its sorted place.
     const SmoothedTemplate& st = pdfs_.smoothed;
     const double two_pi = 2.0 * std::numbers::pi;
+    const ScrambleEntry* events = scramble_.data();
     CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
-    rng.fill_uniform(draws_.data(), n);  // all draws first: the Philox blocks overlap
-    for (std::size_t i = 0; i < n; ++i) {
-        const double ra = two_pi * draws_[i];
-        const auto ring = static_cast<std::size_t>(index_.ring[i]);
+    rng.for_each_uniform(scramble_.size(), [&](std::size_t i, double u) {
+        const double ra = two_pi * u;
+        const auto ring = static_cast<std::size_t>(events[i].ring);
         const std::int32_t npix = st.ring_npix[ring];
         const double x = ra * (double(npix) * (0.5 / std::numbers::pi)) - st.ring_phase[ring] + 0.5;
         auto j = static_cast<std::int32_t>(x);  // x >= 0: truncation is floor
         if (j >= npix) j -= npix;
-        pixel_[static_cast<std::size_t>(position_[i])] = st.ring_start[ring] + j;
+        cell[events[i].position] = events[i].column + static_cast<std::uint32_t>(j) * ring_width_[ring];
+    });
+}
+
+void TemplateEvents::scramble(std::uint64_t seed, std::int64_t trial) { scramble_cells(seed, trial, cell_.data()); }
+
+void TemplateEvents::trials(std::uint64_t seed, std::int64_t first_trial, int count, FitResult* out)
+{
+    if (count < 1 || count > kBatch) throw Error("TemplateEvents::trials: batch of " + std::to_string(count));
+    const std::size_t n = order_.size();
+    const auto nb = static_cast<std::size_t>(count);
+    batch_cell_.resize(n * static_cast<std::size_t>(kBatch));
+    batch_fitters_.resize(static_cast<std::size_t>(kBatch));
+    std::uint32_t* cells[kBatch];
+    double* a[kBatch];
+    for (std::size_t b = 0; b < nb; ++b) {
+        cells[b] = batch_cell_.data() + b * n;
+        scramble_cells(seed, first_trial + static_cast<std::int64_t>(b), cells[b]);
+        a[b] = batch_fitters_[b].scaled_excess_buffer(n);
     }
+    // fit()'s loop, with the batch's trials inner.
+    const double inv_n = 1.0 / n_total_;
+    const double* sub = subtraction_.data();
+    const double* rob = ratio_over_b_.data();
+    const bool single_map = pdfs_.smoothed.n_sigma == 1;
+    constexpr std::size_t kPrefetch = 16;  // events ahead (kBatch lookups each)
+    const float* reach = reach_.data();
+    for (std::size_t s = 0; s < n; ++s) {
+        const bool ahead = s + kPrefetch < n;
+        for (std::size_t b = 0; b < nb; ++b) {
+            if (ahead) __builtin_prefetch(reach + cells[b][s + kPrefetch]);
+            const double signal = reach_value(reach + cells[b][s], single_map, sigma_weight_[s]);
+            a[b][s] = ((signal - sub[s]) * rob[s]) * inv_n;
+        }
+    }
+    const EventTotals totals{n_total_, n_total_};
+    for (std::size_t b = 0; b < nb; ++b)
+        out[b] = batch_fitters_[b].fit_ns_prepared(n, totals, reduce_nothing, std::numeric_limits<double>::quiet_NaN());
 }
 
 namespace {
@@ -332,10 +413,23 @@ public:
 
         Events all = sample.data.allgather(comm);
         TemplateEvents replica(all, pdfs, n_total);
+        log::info("template trials: the events reach " + std::to_string(replica.reach_bytes() >> 10) +
+                  " KiB of the smoothed maps");
         auto campaign = make_campaign(context, "template trials");
+        // Trials are computed kBatch at a time (TemplateEvents::trials), up to the end of this
+        // rank's block of the campaign (as run_trial_campaign deals them; a batch reaching
+        // further would only waste work). A trial's result is the same in any batch.
+        const std::int64_t my_end =
+            campaign.first_trial + block_range(campaign.n_trials, comm.rank(), comm.size()).end;
+        std::array<FitResult, TemplateEvents::kBatch> batch;
+        std::int64_t batch_first = 0, batch_count = 0;
         auto block = run_trial_campaign(campaign, comm, [&](std::int64_t trial) {
-            replica.scramble(campaign.seed, trial);
-            auto r = replica.fit(reduce_nothing);
+            if (trial < batch_first || trial >= batch_first + batch_count) {
+                batch_first = trial;
+                batch_count = std::clamp<std::int64_t>(my_end - trial, 1, TemplateEvents::kBatch);
+                replica.trials(campaign.seed, trial, static_cast<int>(batch_count), batch.data());
+            }
+            const FitResult& r = batch[static_cast<std::size_t>(trial - batch_first)];
             return TrialResult{r.ts, r.ns, gamma()};
         });
         store_trials(campaign, block, context.results, comm);

@@ -199,9 +199,10 @@ TEST(FastKernels, PointSourceTrialIsScrambleThenFitTracks) { check_point_source(
 TEST(FastKernels, PointSourceTrialIsScrambleThenFitTracksWithEnergy) { check_point_source(false, true); }
 TEST(FastKernels, PointSourceTrialIsScrambleThenFitCascadesWithEnergy) { check_point_source(true, true); }
 
-// TemplateEvents (events sorted by ring, one-pass scramble, fused excess) against the
-// straightforward per-event lookups of template_pdf.hpp in input order.
-TEST(FastKernels, TemplateTrialMatchesStraightforwardLookups)
+// TemplateEvents (events sorted by ring, one-pass scramble, fused excess, lookups in its compact
+// copy of the reachable map values) against the straightforward per-event lookups of
+// template_pdf.hpp in input order.
+void check_template_trials(int n_sigma)
 {
     const nusky::Comm comm(MPI_COMM_SELF);
     const nusky::Events data = toy_events(4000, true, 21);
@@ -211,7 +212,7 @@ TEST(FastKernels, TemplateTrialMatchesStraightforwardLookups)
     for (Eigen::Index p = 0; p < map.size(); ++p) map[p] = 1.0 + 0.5 * std::sin(0.37 * double(p)) + (p % 97 == 0 ? 30.0 : 0.0);
     nusky::TemplateSettings settings;
     settings.nside = nside;
-    settings.smoothing.n_sigma = 6;
+    settings.smoothing.n_sigma = n_sigma;
     settings.smoothing.sigma_min = 2.0 * kPi / 180;
     settings.smoothing.sigma_max = 40.0 * kPi / 180;
     const nusky::TemplatePdfs pdfs(map, data, mc, std::nullopt, comm, settings);
@@ -254,4 +255,18 @@ TEST(FastKernels, TemplateTrialMatchesStraightforwardLookups)
             pixel[i] = nusky::pixel_in_ring_for_ra(st, idx.ring[i], 2 * kPi * rng.uniform());
         check(pixel, "trial " + std::to_string(t));
     }
+    // Batches of trials (full and partial) give scramble + fit of each trial, bit for bit.
+    for (const int count : {nusky::TemplateEvents::kBatch, 3}) {
+        std::vector<nusky::FitResult> batch(static_cast<std::size_t>(count));
+        events.trials(3, 100, count, batch.data());
+        for (int b = 0; b < count; ++b) {
+            events.scramble(3, 100 + b);
+            const auto single = events.fit(nusky::reduce_nothing);
+            EXPECT_TRUE(same_bits(batch[std::size_t(b)].ts, single.ts)) << count << " " << b;
+            EXPECT_TRUE(same_bits(batch[std::size_t(b)].ns, single.ns)) << count << " " << b;
+        }
+    }
 }
+
+TEST(FastKernels, TemplateTrialMatchesStraightforwardLookups) { check_template_trials(6); }
+TEST(FastKernels, TemplateTrialMatchesStraightforwardLookupsOneSigma) { check_template_trials(1); }
