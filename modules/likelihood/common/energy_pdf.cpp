@@ -254,36 +254,46 @@ void EventEnergyRatios::scaled_excess(double gamma, const double* factor, const 
     }
 }
 
-void EventEnergyRatios::excess_on_segment(int k, double t, int slope_segment, const double* factor,
-                                          const Eigen::Index* events, std::size_t n, double inv_n,
-                                          double* a_out, double* slope_out) const
+void EventEnergyRatios::levels_of(const Eigen::Index* events, std::size_t n, std::int32_t* out) const
 {
-    const std::int32_t* level = level_.data();
-    auto level_of = [&](std::size_t j) { return level[events ? events[j] : static_cast<Eigen::Index>(j)]; };
-    if (a_out) {
-        const double* r0 = levels_.col(k).data();
-        if (grid_.size == 1 || t == 0.0) {
-            for (std::size_t j = 0; j < n; ++j) a_out[j] = (factor[j] * r0[level_of(j)] - 1.0) * inv_n;
-        } else {
-            const double* r1 = levels_.col(k + 1).data();
-            const double w0 = 1.0 - t;
-            for (std::size_t j = 0; j < n; ++j) {
-                const std::int32_t l = level_of(j);
-                a_out[j] = (factor[j] * (w0 * r0[l] + t * r1[l]) - 1.0) * inv_n;
-            }
-        }
-    }
-    if (!slope_out) return;
-    if (slope_segment < 0 || grid_.size < 2) {
-        std::fill(slope_out, slope_out + n, 0.0);
+    if (!events) {
+        if (static_cast<Eigen::Index>(n) != n_events())
+            throw Error("energy ratios: " + std::to_string(n) + " events but a table of " +
+                        std::to_string(n_events()));
+        std::copy(level_.begin(), level_.end(), out);
         return;
     }
-    const double* r0 = levels_.col(slope_segment).data();
-    const double* r1 = levels_.col(slope_segment + 1).data();
-    const double scale = inv_n / grid_.step;
     for (std::size_t j = 0; j < n; ++j) {
-        const std::int32_t l = level_of(j);
-        slope_out[j] = factor[j] * (r1[l] - r0[l]) * scale;
+        if (events[j] < 0 || events[j] >= n_events())
+            throw Error("energy ratios: event index " + std::to_string(events[j]) + " outside the table");
+        out[j] = level_[static_cast<std::size_t>(events[j])];
+    }
+}
+
+void EventEnergyRatios::excess_on_segment(int k, double t, int slope_segment, int left_segment,
+                                          const double* factor, const std::int32_t* levels, std::size_t n,
+                                          double inv_n, double* a_out, double* slope_out,
+                                          double* slope_left_out) const
+{
+    const double* r0 = levels_.col(k).data();
+    const double* r1 = levels_.col(std::min(k + 1, grid_.size - 1)).data();
+    const bool on_point = grid_.size == 1 || t == 0.0;
+    const double w0 = 1.0 - t;
+    const double scale = inv_n / grid_.step;
+    // A slope segment as its two columns (or none: slope 0).
+    auto columns = [&](int segment, const double*& lo, const double*& hi) {
+        const bool valid = segment >= 0 && grid_.size >= 2;
+        lo = valid ? levels_.col(segment).data() : nullptr;
+        hi = valid ? levels_.col(segment + 1).data() : nullptr;
+    };
+    const double *s0, *s1, *l0, *l1;
+    columns(slope_segment, s0, s1);
+    columns(left_segment, l0, l1);
+    for (std::size_t j = 0; j < n; ++j) {
+        const std::int32_t l = levels[j];
+        a_out[j] = on_point ? (factor[j] * r0[l] - 1.0) * inv_n : (factor[j] * (w0 * r0[l] + t * r1[l]) - 1.0) * inv_n;
+        slope_out[j] = s0 ? factor[j] * (s1[l] - s0[l]) * scale : 0.0;
+        if (slope_left_out) slope_left_out[j] = l0 ? factor[j] * (l1[l] - l0[l]) * scale : 0.0;
     }
 }
 

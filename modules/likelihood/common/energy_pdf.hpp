@@ -106,15 +106,18 @@ public:
     void scaled_excess(double gamma, const double* factor, const Eigen::Index* events,
                        std::size_t n, double inv_n, double* out) const;
 
-    // The gamma search's per-event pass (ps_fit): on grid segment k (grid[k] .. grid[k + 1]) at
-    // weight t, a_out[j] = (factor[j] R_j - 1) * inv_n exactly as scaled_excess() computes it at
-    // that gamma, and, when slope_out is given, its gamma derivative on segment slope_segment,
-    // slope_out[j] = factor[j] (R_j(grid[s + 1]) - R_j(grid[s])) / step * inv_n (0 for
-    // slope_segment < 0: gamma clamped beyond the grid, or a one-point grid). events == nullptr:
-    // event j itself. Either output may be nullptr.
-    void excess_on_segment(int k, double t, int slope_segment, const double* factor,
-                           const Eigen::Index* events, std::size_t n, double inv_n, double* a_out,
-                           double* slope_out) const;
+    // The level of each listed event: out[j] = level of events[j] (events == nullptr: of j).
+    // Throws when an index is outside the table.
+    void levels_of(const Eigen::Index* events, std::size_t n, std::int32_t* out) const;
+    // The gamma search's per-event pass (ps_fit), for events given by their levels: on grid
+    // segment k (grid[k] .. grid[k + 1]) at weight t, a_out[j] = (factor[j] R_j - 1) * inv_n
+    // exactly as scaled_excess() computes it at that gamma, and its gamma derivatives on
+    // segments slope_segment (slope_out) and left_segment (slope_left_out, if not nullptr):
+    // factor[j] (R_j(grid[s + 1]) - R_j(grid[s])) / step * inv_n, 0 for a segment < 0 (gamma
+    // clamped beyond the grid, or a one-point grid).
+    void excess_on_segment(int k, double t, int slope_segment, int left_segment, const double* factor,
+                           const std::int32_t* levels, std::size_t n, double inv_n, double* a_out,
+                           double* slope_out, double* slope_left_out) const;
 
     // sums[k] = sum_j factor[j] R_{events[j]}(grid[k]) for every grid point k (events == nullptr:
     // j itself, n == n_events()), summed per level first: one pass over the events plus a

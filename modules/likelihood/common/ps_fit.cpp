@@ -474,11 +474,9 @@ PointSourceFitter::ProfilePoint PointSourceFitter::profile_at(
     double* slope_left = two_sides ? slope_left_.data() : nullptr;
     std::size_t offset = 0;
     for (const FactorisedSob& b : blocks) {
-        b.ratios->excess_on_segment(k, t, main_segment, b.factor, b.events, b.n, inv_n, a + offset,
-                                    slope + offset);
-        if (two_sides)
-            b.ratios->excess_on_segment(k, t, left_segment, b.factor, b.events, b.n, inv_n, nullptr,
-                                        slope_left + offset);
+        b.ratios->excess_on_segment(k, t, main_segment, two_sides ? left_segment : -1, b.factor,
+                                    levels_.data() + offset, b.n, inv_n, a + offset, slope + offset,
+                                    two_sides ? slope_left + offset : nullptr);
         offset += b.n;
     }
     LlhSums sums;
@@ -684,16 +682,18 @@ FitResult PointSourceFitter::fit(std::span<const FactorisedSob> blocks, const Ev
         const GammaGrid& g = b.ratios->grid();
         if (g.first != grid.first || g.step != grid.step || g.size != grid.size)
             throw Error("point-source fit: event blocks on different gamma grids");
-        if (b.events) {
-            for (std::size_t j = 0; j < b.n; ++j)
-                if (b.events[j] < 0 || b.events[j] >= b.ratios->n_events())
-                    throw Error("point-source fit: kept event index " + std::to_string(b.events[j]) +
-                                " outside the energy-ratio table");
-        } else if (static_cast<Eigen::Index>(b.n) != b.ratios->n_events()) {
-            throw Error("point-source fit: " + std::to_string(b.n) + " spatial S/B values but energy ratios for " +
-                        std::to_string(b.ratios->n_events()) + " events");
-        }
         n_local += b.n;
+    }
+    // Each event's energy-PDF cell, looked up once per fit (the search's passes reuse it).
+    if (levels_.size() < n_local) levels_.resize(n_local);
+    std::size_t offset = 0;
+    for (const FactorisedSob& b : blocks) {
+        try {
+            b.ratios->levels_of(b.events, b.n, levels_.data() + offset);
+        } catch (const Error& e) {
+            throw Error(std::string("point-source fit: ") + e.what());
+        }
+        offset += b.n;
     }
     check_totals(totals);
     FitResult none;

@@ -25,6 +25,7 @@
 #include <Eigen/Core>
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <span>
 #include <vector>
@@ -174,6 +175,7 @@ private:
     FitSettings settings_;
     std::vector<double> work_;
     std::vector<double> slope_, slope_left_;  // per-event da_i/dgamma (gamma search)
+    std::vector<std::int32_t> levels_;         // per-event energy-PDF cell (gamma search)
     std::vector<double> level_sums_, grid_sums_, block_sums_;  // no_excess_at_any_gamma's workspace
 };
 
