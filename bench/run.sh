@@ -7,6 +7,8 @@
 #   bench/run.sh                       # everything, under 10 minutes on a 2-core machine
 #   BENCH_RUNS=1 bench/run.sh          # quicker, single runs
 #   BENCH_DOC=/tmp/b.md bench/run.sh   # write the report elsewhere
+#   NUSKY_BUILD_DIR=build-native bench/run.sh   # a build made with -DNUSKY_NATIVE=ON
+#                                      # (-march=native; docs/benchmarks.md states the flags used)
 #
 # Rates are measured over the trial (or scan) phase as the rank-0 progress line reports it
 # ("<label>: done in X s"): the whole campaign on all ranks, checkpoint writes included,
@@ -247,13 +249,13 @@ printf 'scan_memory\t2\t1\t%s\tnan\t786432\t%s\n' "$("$PY" -c "print(f'{$mem_t1 
 echo "  scan_memory np=2: peak RSS $peak_kb kB per rank (stopped after ${BENCH_MEM_SECONDS:-60} s)" >&2
 
 # All-sky scans (task scan), when this build has it. Scans take longest: BENCH_SCAN_RUNS runs
-# (default 1) at 2 ranks, each stopped after BENCH_SCAN_TIMEOUT s (default 90); one at 1 rank
+# (default 1) at 2 ranks, each stopped after BENCH_SCAN_TIMEOUT s (default 150); one at 1 rank
 # too with BENCH_SCAN_1RANK=1.
 if scan_available; then
     scan_runs=${BENCH_SCAN_RUNS:-1}
     saved_runs=$runs
     runs=$scan_runs
-    case_timeout=${BENCH_SCAN_TIMEOUT:-90}
+    case_timeout=${BENCH_SCAN_TIMEOUT:-150}
     run_case scan_cascades 2 "$work/scan_cascades.ini" 196608 scan
     run_case scan_ic40 2 "$work/scan_ic40.ini" 786432 scan
     if [ "${BENCH_SCAN_1RANK:-0}" = 1 ]; then
@@ -262,7 +264,7 @@ if scan_available; then
     fi
     runs=$saved_runs
     case_timeout=0
-    scan_state="measured with pvalue_trials = 0, ${scan_runs} run(s), stopped after ${BENCH_SCAN_TIMEOUT:-90} s"
+    scan_state="measured with pvalue_trials = 0, ${scan_runs} run(s), stopped after ${BENCH_SCAN_TIMEOUT:-150} s"
 else
     scan_state="not available in this build (nusky validate: $(grep -m1 -i 'error\|task' "$work/scan_validate.log" || true))"
 fi
