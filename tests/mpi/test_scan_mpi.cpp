@@ -91,7 +91,9 @@ TEST(test_scan_mpi, RingGroupsCoverEveryPixelOnceAndBalance)
         EXPECT_EQ(next_pixel, plan.npix) << "every pixel exactly once";
         // Equal shares up to one ring's cost.
         EXPECT_LE(largest_group, total / groups + largest_ring) << groups << " groups";
-        if (groups <= 4) EXPECT_LT(largest_group / (total / groups), 1.05) << groups << " groups";
+        if (groups <= 4) {
+            EXPECT_LT(largest_group / (total / groups), 1.05) << groups << " groups";
+        }
     }
 }
 
@@ -154,7 +156,9 @@ TEST(test_scan_mpi, KernelMatchesThePointSourceFitAndTheCutIsSmall)
         worst_kernel = std::max(worst_kernel, std::abs(a.ts - r.ts) / std::max(1.0, r.ts));
         worst_cut = std::max(worst_cut, std::abs(a.ts - b.ts));
         fitted += a.ts > 0;
-        if (k == 0) EXPECT_GT(a.ts, 10.0);
+        if (k == 0) {
+            EXPECT_GT(a.ts, 10.0);
+        }
     }
     if (comm.is_root()) {
         std::printf("scan kernel vs point-source fit: max relative TS difference %.3g; "
