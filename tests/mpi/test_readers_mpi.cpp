@@ -29,7 +29,7 @@ using namespace nusky;
 
 namespace {
 
-using test::shared_data;
+using test::repo_data;
 using Context = test::ModuleContext;
 
 std::unique_ptr<Reader> make_reader(const std::string& body)
@@ -56,7 +56,7 @@ void expect_same(const Eigen::ArrayXd& a, const Eigen::ArrayXd& b, const char* w
 TEST(test_readers_mpi, SimulationIsRankCountIndependent)
 {
     Context c;
-    const std::string dir = shared_data("gp2023");
+    const std::string dir = repo_data("gp2023");
     auto reader = make_reader("type = simulation\nseed = 7\nmc_events = 20000\ndata_dir = " + dir + "\n");
     EventSample sample;
     EXPECT_NO_THROW(collective_step(c.comm, [&] { sample = reader->read(c.context); }));
@@ -101,7 +101,7 @@ TEST(test_readers_mpi, SimulationIsRankCountIndependent)
 TEST(test_readers_mpi, IceCubePublicSharesAddUp)
 {
     Context c;
-    const std::string dir = shared_data("ic40");
+    const std::string dir = repo_data("ic40");
     auto reader = make_reader("type = icecube_public\npath = " + dir + "\nseasons = IC40\n");
     EventSample sample;
     EXPECT_NO_THROW(collective_step(c.comm, [&] { sample = reader->read(c.context); }));
@@ -124,7 +124,7 @@ TEST(test_readers_mpi, IceCubePublicErrorOnOneRankEndsAllRanks)
     Context c;
     const std::string path = shared_scratch(c.comm, "IC40_exp.csv");
     if (c.comm.is_root()) {
-        std::ifstream in(shared_data("ic40/events/IC40_exp.csv"));
+        std::ifstream in(repo_data("ic40/events/IC40_exp.csv"));
         std::ofstream out(path);
         std::string line;
         int n = 0;

@@ -1,5 +1,5 @@
 #pragma once
-// Where tests find the shared IceCube release files and write scratch files.
+// Where tests find the IceCube release files (the repository's data/) and write scratch files.
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -7,12 +7,10 @@
 
 namespace nusky::test {
 
-// ../shared relative to the source tree (ctest sets NUSKY_SHARED).
-inline std::string shared_data(const std::string& relative)
+// A file or directory under the source tree's data/ (docs/data.md lists what is there).
+inline std::string repo_data(const std::string& relative)
 {
-    const char* env = std::getenv("NUSKY_SHARED");
-    std::string root = env ? env : std::string(NUSKY_TEST_SOURCE_DIR) + "/../shared";
-    return root + "/data/" + relative;
+    return std::string(NUSKY_TEST_SOURCE_DIR) + "/data/" + relative;
 }
 
 // A fresh per-process scratch directory for files a test writes.

@@ -1,8 +1,10 @@
 #include "likelihood/common/catalog.hpp"
 
 #include "nusky/error.hpp"
+#include "nusky/log.hpp"
 #include "nusky/text_table.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -75,6 +77,23 @@ std::vector<Source> parse_source_catalog(const std::string& text, const std::str
                                  "weight " + tokens[3] + " of " + s.name + " must be positive");
             s.weight = weight;
         }
+        if (tokens.size() >= 5) {
+            for (std::size_t i = 4; i < tokens.size(); ++i) s.alias += (i > 4 ? " " : "") + tokens[i];
+        }
+        // A source listed twice (same name, or same other name: the 109-source list has Cen A
+        // as both 4FGL J1324.0-4330e and J1325.5-4300) counts once: the first line is kept, as
+        // in the paper's Table S5.
+        const auto first = std::find_if(sources.begin(), sources.end(), [&](const Source& seen) {
+            return seen.name == s.name || (!s.alias.empty() && seen.alias == s.alias);
+        });
+        if (first != sources.end()) {
+            const std::string what = s.alias.empty() ? s.name : s.name + " (" + s.alias + ")";
+            log::warn(path + ":" + std::to_string(line_number) + ": source " + what +
+                      " is already in the catalog as " + first->name + " (line " +
+                      std::to_string(first->line) + "); this line is skipped");
+            continue;
+        }
+        s.line = line_number;
         sources.push_back(std::move(s));
     }
     if (sources.empty()) throw file_error(path, 0, "no sources in the catalog");

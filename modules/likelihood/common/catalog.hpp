@@ -2,7 +2,9 @@
 // Source catalogs for stacking and source-list searches (docs/PHYSICS.md section 7).
 // Text format, one source a line: "name ra_deg dec_deg [weight] [anything else...]", separated
 // by spaces or tabs; '#' starts a comment line; blank lines are skipped. A 4th column is a weight
-// only if it is a number (catalogs such as the 109-source list put a class name there).
+// only if it is a number (catalogs such as the 109-source list put a class name there); the
+// columns after it are the source's other name. A source whose name or other name repeats an
+// earlier line's is skipped with one warning naming both lines.
 #include "likelihood/common/spatial_pdf.hpp"
 
 #include <Eigen/Core>
@@ -17,6 +19,8 @@ struct Source {
     double ra = 0.0;      // radians, [0, 2 pi)
     double dec = 0.0;     // radians, [-pi/2, pi/2]
     double weight = 1.0;  // relative (theoretical) weight w_k, > 0
+    std::string alias;    // the columns after the 4th (the 109-source list's other name), if any
+    long line = 0;        // line in the catalog file
 };
 
 // Throws nusky::file_error (path:line: what) for a missing file, a line with fewer than three

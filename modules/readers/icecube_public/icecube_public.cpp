@@ -70,7 +70,8 @@ public:
     {
         const int rank = context.comm.rank(), size = context.comm.size();
         EventSample sample;
-        std::vector<std::int64_t> counts;  // local events per season, then a failure flag
+        std::vector<std::int64_t> counts;  // local events per season
+        std::vector<std::int64_t> raised;  // local events per season whose AngErr the floor raised
         std::vector<std::string> names;
         std::vector<double> livetimes;
         std::string failure;
@@ -82,6 +83,7 @@ public:
             for (const auto& f : files) {
                 IceCubeEvents ev = read_events_share(f.events, rank, size, angerr_floor_deg());
                 counts.push_back(static_cast<std::int64_t>(ev.size()));
+                raised.push_back(static_cast<std::int64_t>(ev.raised_to_floor));
                 names.push_back(f.season);
                 Events part = to_events(ev, local_coordinates());
                 if (first) sample.data = std::move(part);
@@ -108,17 +110,30 @@ public:
             failure = e.what();
         }
         // Every rank resolves the same seasons, but a failing rank may have fewer entries: sum
-        // a fixed-size vector (as many seasons as configured, at least one) plus the flag.
+        // a fixed-size vector (events and floor-raised events per configured season, at least
+        // one) plus the flag.
         std::size_t n = std::max<std::size_t>(seasons().size(), 1);
-        std::vector<std::int64_t> totals(n + 1, 0);
-        for (std::size_t i = 0; i < counts.size() && i < n; ++i) totals[i] = counts[i];
-        totals[n] = failure.empty() ? 0 : 1;
+        std::vector<std::int64_t> totals(2 * n + 1, 0);
+        for (std::size_t i = 0; i < counts.size() && i < n; ++i) {
+            totals[i] = counts[i];
+            totals[n + i] = raised[i];
+        }
+        const std::size_t flag = 2 * n;
+        totals[flag] = failure.empty() ? 0 : 1;
         context.comm.sum(totals.data(), static_cast<int>(totals.size()));
         if (!failure.empty()) throw Error(failure);
-        if (totals[n] > 0) return sample;  // another rank failed and reports it
+        if (totals[flag] > 0) return sample;  // another rank failed and reports it
         for (std::size_t i = 0; i < names.size(); ++i) {
             // Each rank parsed a share: only the sum tells that a file has no data rows at all.
             if (totals[i] == 0) throw file_error(sample.attributes["events:" + names[i]], 0, "no data rows");
+            if (totals[n + i] > 0) {
+                sample.attributes["angerr_raised_to_floor:" + names[i]] = std::to_string(totals[n + i]);
+                char floor[32];
+                std::snprintf(floor, sizeof floor, "%g", angerr_floor_deg());
+                log::info(names[i] + ": AngErr of " + std::to_string(totals[n + i]) + " of " +
+                          std::to_string(totals[i]) + " events below the " + floor +
+                          " deg floor (angerr_floor_deg) raised to it");
+            }
         }
         std::string description;
         std::int64_t all = 0;

@@ -240,8 +240,14 @@ IceCubeEvents parse_events_impl(const char* data, std::size_t size, ScanContext&
     const double floor_rad = sigma_floor_deg * kDeg;
     Eigen::Index n = 0;
     scan(data, size, ctx, at_file_start, kEventColumns, [&](const double* v, std::string& err) {
-        if (!(v[2] > 0.0)) {
-            err = "AngErr " + fmt(v[2]) + " deg is not positive";
+        // Releases that round AngErr to 0.1 deg have rows of 0.00: the floor raises them (and
+        // any value below it) and they are counted; a negative value is an error.
+        if (std::signbit(v[2])) {  // -0.00 too: a negative value rounded
+            err = "AngErr " + fmt(v[2]) + " deg is negative";
+            return false;
+        }
+        if (!(v[2] > 0.0) && !(floor_rad > 0.0)) {
+            err = "AngErr 0 deg and no floor to raise it to (set angerr_floor_deg > 0)";
             return false;
         }
         if (v[3] < 0.0 || v[3] > 360.0) {
@@ -262,7 +268,9 @@ IceCubeEvents parse_events_impl(const char* data, std::size_t size, ScanContext&
         }
         ev.mjd[n] = v[0];
         ev.log10_energy[n] = v[1];
-        ev.sigma[n] = std::max(v[2] * kDeg, floor_rad);
+        const double sigma = v[2] * kDeg;
+        if (sigma < floor_rad) ++ev.raised_to_floor;
+        ev.sigma[n] = std::max(sigma, floor_rad);
         ev.ra[n] = v[3] * kDeg;
         ev.dec[n] = v[4] * kDeg;
         ev.azimuth[n] = v[5] * kDeg;
@@ -301,6 +309,7 @@ void IceCubeEvents::append(const IceCubeEvents& o)
     cat(dec, o.dec);
     cat(azimuth, o.azimuth);
     cat(zenith, o.zenith);
+    raised_to_floor += o.raised_to_floor;
 }
 
 double EffectiveAreaTable::lookup(double log10_energy, double dec) const

@@ -5,10 +5,12 @@
 //   uptime/<season>_exp.csv           MJD_start MJD_stop
 //   irfs/<season>_effectiveArea.csv   log10Emin log10Emax Dec_min[deg] Dec_max[deg] A_eff[cm^2]
 //
-// Whitespace (or comma) separated, one optional header line. A first line whose first field is
+// Whitespace, tab or comma separated, LF or CRLF line ends, one optional header line. A first line whose first field is
 // not a number is the header (both "# MJD[days] ..." and the redistribution's "MJD[days] ..."
 // styles); '#' lines elsewhere are comments, blank lines are skipped. Every other line must have
 // exactly the format's column count of finite numbers, or nusky::Error "path:line: what" is thrown.
+// AngErr below the floor (0.00 of releases rounded to 0.1 deg included) is raised to it and
+// counted; a negative AngErr is an error.
 //
 // The parser works on a memory buffer (the file, or one MPI rank's share of it, read at once) with
 // std::from_chars; no per-line streams. For MPI, byte_share(path, rank, size) splits a file into
@@ -32,6 +34,7 @@ struct IceCubeEvents {
     Eigen::ArrayXd dec;           // [-pi/2, pi/2]
     Eigen::ArrayXd azimuth;
     Eigen::ArrayXd zenith;
+    std::size_t raised_to_floor = 0;  // rows whose AngErr was below the floor (0.00 included)
 
     std::size_t size() const { return static_cast<std::size_t>(mjd.size()); }
     // Appends other's rows (season concatenation).

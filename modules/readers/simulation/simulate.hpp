@@ -1,6 +1,6 @@
 #pragma once
 // A simulated 10-year cascade sky modelled on the IceCube Galactic-plane data release
-// (Science 380, 1338 (2023); files in shared/data/gp2023). See docs/simulation.md for the model
+// (Science 380, 1338 (2023); files in data/gp2023). See docs/simulation.md for the model
 // and its approximations.
 //
 // Everything is a pure function of (config, release tables, event index): event i of a component

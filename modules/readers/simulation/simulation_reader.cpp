@@ -30,7 +30,6 @@ std::vector<std::string> gp2023_search_paths()
     if (!ec) out.push_back((exe.parent_path().parent_path() / "share" / "nusky" / "gp2023").string());
 #ifdef NUSKY_SOURCE_DIR
     out.push_back((fs::path(NUSKY_SOURCE_DIR) / "data" / "gp2023").string());
-    out.push_back((fs::path(NUSKY_SOURCE_DIR).parent_path() / "shared" / "data" / "gp2023").string());
 #endif
     return out;
 }

@@ -53,10 +53,10 @@ TEST(TextTable, WrongColumnCountAndNanAreErrors)
 
 TEST(TextTable, ReadsReleasedBackgroundTrialHistogram)
 {
-    auto t = nusky::read_text_table(nusky::test::shared_data("gp2023/bkg_trials_values.csv"));
+    auto t = nusky::read_text_table(nusky::test::repo_data("gp2023/bkg_trials_values.csv"));
     EXPECT_EQ(t.rows.size(), 1000u);
     EXPECT_EQ(t.column("pi0").front(), 316973706.0);
-    auto effa = nusky::read_text_table(nusky::test::shared_data("gp2023/effa_values.csv"));
+    auto effa = nusky::read_text_table(nusky::test::repo_data("gp2023/effa_values.csv"));
     EXPECT_EQ(effa.rows.size(), 5u);
     EXPECT_EQ(effa.n_columns(), 120u);
 }

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <numbers>
@@ -37,10 +38,18 @@ std::string catalog_error(const std::string& name, const std::string& text)
 TEST(SourceCatalog, ParsesTheDnnCascadeSourceList)
 {
     const auto sources = nusky::read_source_catalog(
-        nusky::test::shared_data("gp2023/catalogs/Source_List_DNNC.txt"));
+        nusky::test::repo_data("gp2023/catalogs/Source_List_DNNC.txt"));
     // The release calls it the 109-source list; the file has 110 lines because Cen A appears
-    // twice (4FGL J1325.5-4300 core and the extended 4FGL J1324.0-4330e lobes).
-    ASSERT_EQ(sources.size(), 110u);
+    // twice (the extended 4FGL J1324.0-4330e on line 96, the core J1325.5-4300 on line 97).
+    // The first is kept, as in the paper's Table S5 (Cen A at 201.0, -43.5).
+    ASSERT_EQ(sources.size(), 109u);
+    const auto cen_a = std::find_if(sources.begin(), sources.end(), [](const auto& s) { return s.alias == "Cen A"; });
+    ASSERT_NE(cen_a, sources.end());
+    EXPECT_EQ(cen_a->name, "4FGLJ1324.0-4330e");
+    EXPECT_NEAR(cen_a->dec, -43.5 * deg, 1e-12);
+    EXPECT_EQ(cen_a->line, 96);
+    EXPECT_EQ(std::count_if(sources.begin(), sources.end(), [](const auto& s) { return s.name == "4FGLJ1325.5-4300"; }), 0);
+    EXPECT_EQ(sources[1].alias, "HESS J0835-455");
     EXPECT_EQ(sources.front().name, "HESSJ1708-443");
     EXPECT_NEAR(sources.front().ra, 257.0 * deg, 1e-12);
     EXPECT_NEAR(sources.front().dec, -44.30 * deg, 1e-12);
@@ -137,4 +146,23 @@ TEST(Stacking, StackedVmfEqualsWeightedSumOfSingleSources)
     nusky::vmf_density(x, y, z, constants, nusky::unit_vector(0.5, 0.1), s0);
     nusky::vmf_density(x, y, z, constants, nusky::unit_vector(0.6, 0.15), s1);
     for (int i = 0; i < 3; ++i) EXPECT_NEAR(stacked[i], 0.75 * s0[i] + 0.25 * s1[i], 1e-12 * s0[i]);
+}
+
+TEST(SourceCatalog, ASourceListedTwiceIsKeptOnceWithAWarning)
+{
+    testing::internal::CaptureStderr();
+    testing::internal::CaptureStdout();
+    const auto path = write_catalog("twice.txt",
+                                    "A 10 20 snr Alpha One\nB 30 40\nA2 10.5 20.5 snr Alpha One\nB 31 41\nC 50 60\n");
+    const auto sources = nusky::read_source_catalog(path);
+    const std::string said = testing::internal::GetCapturedStderr() + testing::internal::GetCapturedStdout();
+    ASSERT_EQ(sources.size(), 3u);
+    EXPECT_EQ(sources[0].name, "A");
+    EXPECT_NEAR(sources[0].ra, 10 * deg, 1e-12);
+    EXPECT_EQ(sources[1].name, "B");
+    EXPECT_NEAR(sources[1].ra, 30 * deg, 1e-12);
+    EXPECT_EQ(sources[2].name, "C");
+    EXPECT_NE(said.find(path + ":3: source A2 (Alpha One) is already in the catalog as A (line 1); this line is skipped"),
+              std::string::npos) << said;
+    EXPECT_NE(said.find(path + ":4: source B is already in the catalog as B (line 2)"), std::string::npos) << said;
 }

@@ -44,7 +44,7 @@ struct Sky {
     nusky::Events mc;
     Sky()
     {
-        const std::string dir = nusky::test::shared_data("gp2023");
+        const std::string dir = nusky::test::repo_data("gp2023");
         inputs = nusky::load_simulation_inputs(dir);
         pi0 = nusky::read_template_map(dir + "/Fermi-LAT_pi0_map.npy");
         cfg.seed = 4242;

@@ -52,8 +52,8 @@ TEST(PValue, SignificanceIsTheNormalInverseSurvivalFunction)
 
 TEST(PValue, ReproducesTheGalacticPlaneReleaseSignificances)
 {
-    const auto binning = nusky::test::shared_data("gp2023/bkg_trials_binning.csv");
-    const auto values = nusky::test::shared_data("gp2023/bkg_trials_values.csv");
+    const auto binning = nusky::test::repo_data("gp2023/bkg_trials_binning.csv");
+    const auto values = nusky::test::repo_data("gp2023/bkg_trials_values.csv");
     struct Case {
         const char* column;
         double ts, trials, p, sigma;

@@ -22,7 +22,7 @@ namespace {
 constexpr double kPi = std::numbers::pi;
 constexpr double kDeg = kPi / 180.0;
 
-std::string gp(const std::string& f) { return nusky::test::shared_data("gp2023/" + f); }
+std::string gp(const std::string& f) { return nusky::test::repo_data("gp2023/" + f); }
 
 const Eigen::ArrayXd& pi0_map()
 {

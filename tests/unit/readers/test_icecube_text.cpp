@@ -10,12 +10,14 @@
 #include <cmath>
 #include <fstream>
 #include <numbers>
+#include <iterator>
 #include <sstream>
+#include <vector>
 
 namespace {
 
 using nusky::test::scratch_dir;
-using nusky::test::shared_data;
+using nusky::test::repo_data;
 constexpr double kDeg = std::numbers::pi / 180.0;
 
 std::string write_file(const std::string& name, const std::string& text)
@@ -49,7 +51,7 @@ const std::string kRow2 = "   54562.38662244  5.17  0.10   75.024 -13.371  349.1
 
 TEST(IceCubeText, ReadsIC40Events)
 {
-    auto path = shared_data("ic40/events/IC40_exp.csv");
+    auto path = repo_data("ic40/events/IC40_exp.csv");
     auto ev = nusky::read_events(path);
     EXPECT_EQ(ev.size(), 36900u);
     EXPECT_EQ(nusky::count_data_lines(path), 36900u);
@@ -69,7 +71,7 @@ TEST(IceCubeText, ReadsIC40Events)
 
 TEST(IceCubeText, IC40UptimeLivetime)
 {
-    auto up = nusky::read_uptime(shared_data("ic40/uptime/IC40_exp.csv"));
+    auto up = nusky::read_uptime(repo_data("ic40/uptime/IC40_exp.csv"));
     EXPECT_EQ(up.size(), 1420u);
     double days = up.livetime_s / 86400.0;
     std::printf("IC40 livetime from uptime file: %.6f s = %.4f days (%zu good runs)\n",
@@ -83,7 +85,7 @@ TEST(IceCubeText, IC40UptimeLivetime)
 
 TEST(IceCubeText, IC40EffectiveArea)
 {
-    auto t = nusky::read_effective_area(shared_data("ic40/irfs/IC40_effectiveArea.csv"));
+    auto t = nusky::read_effective_area(repo_data("ic40/irfs/IC40_effectiveArea.csv"));
     ASSERT_EQ(t.aeff.rows(), 40);
     ASSERT_EQ(t.aeff.cols(), 50);
     EXPECT_DOUBLE_EQ(t.log10_energy_edges[0], 2.0);
@@ -134,8 +136,19 @@ TEST(IceCubeText, BrokenFilesNameFileAndLine)
     // physical ranges
     expect_event_error(write_file("dec.csv", kRow1 + "54562.3 3.1 0.5 75.0 -90.5 349.1 76.6\n"), 2, "Dec -90.5");
     expect_event_error(write_file("ra.csv", kRow1 + "54562.3 3.1 0.5 360.5 -9.5 349.1 76.6\n"), 2, "RA 360.5");
-    expect_event_error(write_file("angerr.csv", kRow1 + "54562.3 3.1 0 36.5 -9.5 349.1 76.6\n"), 2, "AngErr 0");
-    expect_event_error(write_file("angerr2.csv", kRow1 + "54562.3 3.1 -1 36.5 -9.5 349.1 76.6\n"), 2, "AngErr -1");
+    expect_event_error(write_file("angerr2.csv", kRow1 + "54562.3 3.1 -1 36.5 -9.5 349.1 76.6\n"), 2,
+                       "AngErr -1 deg is negative");
+    expect_event_error(write_file("angerr3.csv", kRow1 + "54562.3 3.1 -0.00 36.5 -9.5 349.1 76.6\n"), 2,
+                       "AngErr -0 deg is negative");
+    expect_event_error(write_file("angerr_nan.csv", kRow1 + "54562.3 3.1 NaN 36.5 -9.5 349.1 76.6\n"), 2,
+                       "column 3 (AngErr[deg]): 'NaN' is not a finite number");
+    // AngErr 0 is raised to the floor; only without a floor is it an error.
+    try {
+        nusky::read_events(write_file("angerr.csv", kRow1 + "54562.3 3.1 0 36.5 -9.5 349.1 76.6\n"), 0.0);
+        ADD_FAILURE() << "AngErr 0 without a floor was accepted";
+    } catch (const nusky::Error& e) {
+        EXPECT_NE(std::string(e.what()).find(":2: AngErr 0 deg and no floor"), std::string::npos) << e.what();
+    }
     // a bad first field on line 1 is a header; on line 2 it is an error
     expect_event_error(write_file("text2.csv", kRow1 + "abc 3.1 0.5 75.0 -9.5 349.1 76.6\n"), 2, "'abc'");
     // a line of separators only, first or later (found by fuzz/fuzz_text_events: the header test
@@ -170,7 +183,7 @@ TEST(IceCubeText, BrokenFilesNameFileAndLine)
 
 TEST(IceCubeText, SharesCoverFileAndKeepGlobalLineNumbers)
 {
-    auto path = shared_data("ic40/events/IC40_exp.csv");
+    auto path = repo_data("ic40/events/IC40_exp.csv");
     auto all = nusky::read_events(path);
     for (int size : {1, 2, 3, 7, 64}) {
         nusky::IceCubeEvents joined;
@@ -220,7 +233,7 @@ TEST(IceCubeText, SharesCoverFileAndKeepGlobalLineNumbers)
 TEST(IceCubeText, ParseSpeedTenSeasons)
 {
     // IC40 x 30 = 1.107 M lines, about the whole 10-year release.
-    std::ifstream in(shared_data("ic40/events/IC40_exp.csv"), std::ios::binary);
+    std::ifstream in(repo_data("ic40/events/IC40_exp.csv"), std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
     std::string one = ss.str();
@@ -247,14 +260,14 @@ TEST(IceCubeText, ParseSpeedTenSeasons)
 
 TEST(IceCubeText, Seasons)
 {
-    auto dir = shared_data("ic40");
+    auto dir = repo_data("ic40");
     auto seasons = nusky::read_seasons(dir, {"IC40"});
     ASSERT_EQ(seasons.size(), 1u);
     EXPECT_EQ(seasons[0].events.size(), 36900u);
     EXPECT_GT(seasons[0].uptime.livetime_s, 3.0e7);
     EXPECT_EQ(seasons[0].effective_area.aeff.rows(), 40);
     // A single file inside the layout brings its uptime along.
-    auto single = nusky::read_seasons(shared_data("ic40/events/IC40_exp.csv"), {});
+    auto single = nusky::read_seasons(repo_data("ic40/events/IC40_exp.csv"), {});
     ASSERT_EQ(single.size(), 1u);
     EXPECT_EQ(single[0].files.season, "IC40");
     EXPECT_DOUBLE_EQ(single[0].uptime.livetime_s, seasons[0].uptime.livetime_s);
@@ -264,4 +277,123 @@ TEST(IceCubeText, Seasons)
     EXPECT_EQ(files.events, "/rel/events/IC86_II_exp.csv");
     EXPECT_EQ(files.uptime, "/rel/uptime/IC86_II_exp.csv");
     EXPECT_EQ(files.effective_area, "/rel/irfs/IC86_II_effectiveArea.csv");
+}
+
+namespace {
+
+// The real IC40 events file's lines (header first), without line ends.
+std::vector<std::string> ic40_lines()
+{
+    std::ifstream in(repo_data("ic40/events/IC40_exp.csv"), std::ios::binary);
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    return lines;
+}
+
+std::string join(const std::vector<std::string>& lines, const std::string& eol)
+{
+    std::string out;
+    for (const auto& l : lines) out += l + eol;
+    return out;
+}
+
+void expect_same_events(const nusky::IceCubeEvents& a, const nusky::IceCubeEvents& b, const std::string& what)
+{
+    ASSERT_EQ(a.size(), b.size()) << what;
+    EXPECT_TRUE((a.mjd == b.mjd).all()) << what;
+    EXPECT_TRUE((a.log10_energy == b.log10_energy).all()) << what;
+    EXPECT_TRUE((a.sigma == b.sigma).all()) << what;
+    EXPECT_TRUE((a.ra == b.ra).all()) << what;
+    EXPECT_TRUE((a.dec == b.dec).all()) << what;
+    EXPECT_TRUE((a.azimuth == b.azimuth).all()) << what;
+    EXPECT_TRUE((a.zenith == b.zenith).all()) << what;
+}
+
+}  // namespace
+
+// The layouts copies of the real release come in: header with or without '#', no header, tabs
+// instead of spaces, CRLF line ends, trailing blank lines. Each reads the real IC40 season to the
+// same numbers, also when split over ranks' byte shares.
+TEST(IceCubeText, ReleaseFileVariantsReadAlike)
+{
+    const auto lines = ic40_lines();
+    ASSERT_EQ(lines.size(), 36901u);
+    const auto reference = nusky::read_events(repo_data("ic40/events/IC40_exp.csv"));
+    std::vector<std::string> hash_header = lines, no_header(lines.begin() + 1, lines.end()), tabs = lines;
+    hash_header[0] = "# " + hash_header[0];
+    for (auto& l : tabs) {
+        std::string t;
+        bool in_space = false;
+        for (char ch : l) {
+            if (ch == ' ') {
+                if (!in_space && !t.empty()) t += '\t';
+                in_space = true;
+            } else {
+                t += ch;
+                in_space = false;
+            }
+        }
+        l = t;
+    }
+    const std::vector<std::pair<std::string, std::string>> variants = {
+        {"hash_header.csv", join(hash_header, "\n")},
+        {"no_header.csv", join(no_header, "\n")},
+        {"tabs.csv", join(tabs, "\n")},
+        {"crlf.csv", join(lines, "\r\n")},
+        {"crlf_hash_header.csv", join(hash_header, "\r\n")},
+        {"trailing_blank.csv", join(lines, "\n") + "\n\n  \n\t\n"},
+        {"crlf_trailing_blank.csv", join(lines, "\r\n") + "\r\n\r\n"},
+        {"no_final_newline.csv", join(lines, "\n").substr(0, join(lines, "\n").size() - 1)},
+    };
+    for (const auto& [name, text] : variants) {
+        const auto path = write_file(name, text);
+        expect_same_events(nusky::read_events(path), reference, name);
+        EXPECT_EQ(nusky::count_data_lines(path), 36900u) << name;
+        for (int size : {2, 3, 4}) {
+            nusky::IceCubeEvents joined;
+            for (int r = 0; r < size; ++r) joined.append(nusky::read_events_share(path, r, size));
+            expect_same_events(joined, reference, name + " on " + std::to_string(size) + " shares");
+        }
+    }
+}
+
+// A release rounded to 0.1 deg has AngErr 0.00 rows: the real IC40 file with every 97th event's
+// AngErr written as 0.00 (and some as 0.10) reads with those events at the floor, counted; all
+// other values are unchanged.
+TEST(IceCubeText, AngErrZeroRowsTakeTheFloor)
+{
+    auto lines = ic40_lines();
+    std::size_t zeros = 0, tenths = 0;
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+        if (i % 97 != 0 && i % 101 != 0) continue;
+        std::istringstream in(lines[i]);
+        std::vector<std::string> f{std::istream_iterator<std::string>(in), {}};
+        ASSERT_EQ(f.size(), 7u);
+        f[2] = i % 97 == 0 ? "0.00" : "0.10";
+        (i % 97 == 0 ? zeros : tenths) += 1;
+        lines[i] = "  " + f[0] + "  " + f[1] + "  " + f[2] + "  " + f[3] + "  " + f[4] + "  " + f[5] + "  " + f[6];
+    }
+    const auto path = write_file("rounded_angerr.csv", join(lines, "\r\n"));
+    const auto reference = nusky::read_events(repo_data("ic40/events/IC40_exp.csv"));
+    for (double floor_deg : {0.2, 0.5}) {
+        const auto ev = nusky::read_events(path, floor_deg);
+        ASSERT_EQ(ev.size(), 36900u);
+        std::size_t expected_raised = 0;
+        for (std::size_t k = 0; k < ev.size(); ++k) {
+            const std::size_t line = k + 1;
+            const bool changed = line % 97 == 0 || line % 101 == 0;
+            const double original = reference.sigma[static_cast<Eigen::Index>(k)];
+            const double expected = changed ? floor_deg * kDeg : std::max(original, floor_deg * kDeg);
+            expected_raised += changed || original < floor_deg * kDeg;
+            ASSERT_DOUBLE_EQ(ev.sigma[static_cast<Eigen::Index>(k)], expected) << "event " << k;
+        }
+        EXPECT_EQ(ev.raised_to_floor, expected_raised) << floor_deg;
+        EXPECT_TRUE((ev.ra == reference.ra).all());
+        EXPECT_TRUE((ev.dec == reference.dec).all());
+        // The count adds up over the ranks' shares.
+        std::size_t shared = 0;
+        for (int r = 0; r < 3; ++r) shared += nusky::read_events_share(path, r, 3, floor_deg).raised_to_floor;
+        EXPECT_EQ(shared, expected_raised);
+    }
+    EXPECT_EQ(nusky::read_events(path, 0.2).raised_to_floor, zeros + tenths);
 }

@@ -55,7 +55,7 @@ void expect_error(const std::string& path, const std::string& needle)
 
 TEST(NpyReader, ReadsThePi0Map)
 {
-    const std::string path = nusky::test::shared_data("gp2023/Fermi-LAT_pi0_map.npy");
+    const std::string path = nusky::test::repo_data("gp2023/Fermi-LAT_pi0_map.npy");
     const nusky::NpyArray a = nusky::read_npy(path);
     ASSERT_EQ(a.shape.size(), 1u);
     EXPECT_EQ(a.shape[0], 196608u);
@@ -73,7 +73,7 @@ TEST(NpyReader, ReadsThePi0Map)
 
 TEST(NpyReader, HeaderOfThePi0Map)
 {
-    const std::string bytes = slurp(nusky::test::shared_data("gp2023/Fermi-LAT_pi0_map.npy"));
+    const std::string bytes = slurp(nusky::test::repo_data("gp2023/Fermi-LAT_pi0_map.npy"));
     const nusky::NpyHeader h = nusky::parse_npy_header(bytes.data(), bytes.size(), "pi0");
     EXPECT_EQ(h.major, 1);
     EXPECT_EQ(h.minor, 0);
@@ -251,13 +251,13 @@ TEST(NpyReader, BrokenFilesNameTheFile)
     expect_error(p, "extra");
 
     // bad magic
-    std::string bytes = slurp(nusky::test::shared_data("gp2023/Fermi-LAT_pi0_map.npy"));
+    std::string bytes = slurp(nusky::test::repo_data("gp2023/Fermi-LAT_pi0_map.npy"));
     bytes[1] = 'X';
     spit(p, bytes);
     expect_error(p, "magic");
 
     // header length beyond the end of the file
-    bytes = slurp(nusky::test::shared_data("gp2023/Fermi-LAT_pi0_map.npy"));
+    bytes = slurp(nusky::test::repo_data("gp2023/Fermi-LAT_pi0_map.npy"));
     spit(p, bytes.substr(0, 40));
     expect_error(p, "truncated");
     spit(p, bytes.substr(0, 9));

@@ -18,6 +18,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <limits>
 #include <memory>
 #include <numbers>
@@ -287,7 +288,7 @@ TEST(NpyEventsReader, ConfigErrors)
 
 TEST(IceCubePublicReader, DirectoryNeedsSeasons)
 {
-    std::string dir = test::shared_data("ic40");
+    std::string dir = test::repo_data("ic40");
     EXPECT_EQ(error_of([&] { make_module<Reader>(Stage::reader, "reader", "type = icecube_public\npath = " + dir + "\n"); }),
               "test.ini: [reader] path: is a release directory: also give seasons (e.g. seasons = IC40, IC59)");
     auto reader = make_module<Reader>(Stage::reader, "reader", "type = icecube_public\npath = " + dir + "\nseasons = IC40, IC99\n");
@@ -298,7 +299,7 @@ TEST(IceCubePublicReader, DirectoryNeedsSeasons)
 
 TEST(IceCubePublicReader, SingleFileBringsItsSeasonAlong)
 {
-    std::string file = test::shared_data("ic40/events/IC40_exp.csv");
+    std::string file = test::repo_data("ic40/events/IC40_exp.csv");
     auto reader = make_module<Reader>(Stage::reader, "reader", "type = icecube_public\npath = " + file + "\n");
     Context c(MPI_COMM_SELF);
     EventSample s = reader->read(c.context);
@@ -306,8 +307,31 @@ TEST(IceCubePublicReader, SingleFileBringsItsSeasonAlong)
     EXPECT_TRUE(s.data.has_mjd());
     EXPECT_GE(s.data.sigma.minCoeff(), 0.2 * kDeg * (1 - 1e-12));
     EXPECT_NEAR(s.livetime_s / 86400.0, 376.4, 0.05);
-    EXPECT_EQ(s.attributes.at("effective_area:IC40"), test::shared_data("ic40/irfs/IC40_effectiveArea.csv"));
+    EXPECT_EQ(s.attributes.at("effective_area:IC40"), test::repo_data("ic40/irfs/IC40_effectiveArea.csv"));
     EXPECT_EQ(s.description, "IC40 (36900 events, 376.4 d)");
+}
+
+TEST(IceCubePublicReader, AngErrBelowTheFloorIsRaisedAndCounted)
+{
+    const std::string path = (test::scratch_dir() / "IC40_rounded.csv").string();
+    std::ofstream(path, std::ios::binary)
+        << "MJD[days] log10(E/GeV) AngErr[deg] RA[deg] Dec[deg] Azimuth[deg] Zenith[deg]\r\n"
+        << "54562.37911273\t3.31\t0.00\t203.024\t16.760\t218.374\t106.712\r\n"
+        << "54562.38662244\t5.17\t0.10\t75.024\t-13.371\t349.100\t76.646\r\n"
+        << "54562.38662244\t5.17\t0.60\t75.024\t-13.371\t349.100\t76.646\r\n\r\n";
+    auto reader = make_module<Reader>(Stage::reader, "reader",
+                                      "type = icecube_public\npath = " + path + "\nangerr_floor_deg = 0.3\n");
+    Context c(MPI_COMM_SELF);
+    EventSample s = reader->read(c.context);
+    ASSERT_EQ(s.data.size(), 3);
+    EXPECT_DOUBLE_EQ(s.data.sigma[0], 0.3 * kDeg);
+    EXPECT_DOUBLE_EQ(s.data.sigma[1], 0.3 * kDeg);
+    EXPECT_DOUBLE_EQ(s.data.sigma[2], 0.6 * kDeg);
+    EXPECT_EQ(s.attributes.at("angerr_raised_to_floor:IC40_rounded"), "2");
+    // The real IC40 file has nothing below the release's 0.2 deg floor: no attribute.
+    auto real = make_module<Reader>(Stage::reader, "reader",
+                                    "type = icecube_public\npath = " + test::repo_data("ic40/events/IC40_exp.csv") + "\n");
+    EXPECT_EQ(real->read(c.context).attributes.count("angerr_raised_to_floor:IC40"), 0u);
 }
 
 // ---- simulation -----------------------------------------------------------------------------
@@ -318,10 +342,10 @@ TEST(SimulationReader, FindsTheReleaseTables)
     EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(dir) / "Fermi-LAT_pi0_map.npy")) << dir;
     EXPECT_NE(error_of([] { find_gp2023_dir("/nonexistent"); }).find("/nonexistent: not a directory"),
               std::string::npos);
-    EXPECT_NE(error_of([] { find_gp2023_dir(test::shared_data("ic40")); }).find("no effa_values.csv"),
+    EXPECT_NE(error_of([] { find_gp2023_dir(test::repo_data("ic40")); }).find("no effa_values.csv"),
               std::string::npos);
-    ::setenv("NUSKY_DATA_DIR", test::shared_data("").c_str(), 1);
-    EXPECT_EQ(find_gp2023_dir(""), std::filesystem::path(test::shared_data("gp2023")).lexically_normal().string());
+    ::setenv("NUSKY_DATA_DIR", test::repo_data("").c_str(), 1);
+    EXPECT_EQ(find_gp2023_dir(""), std::filesystem::path(test::repo_data("gp2023")).lexically_normal().string());
     ::unsetenv("NUSKY_DATA_DIR");
 }
 
@@ -329,7 +353,7 @@ TEST(SimulationReader, SmallSampleWithoutSignal)
 {
     auto reader = make_module<Reader>(Stage::reader, "reader",
                                "type = simulation\nseed = 5\nsignal = false\nn_background = 1000\nmc_events = 500\n"
-                               "data_dir = " + test::shared_data("gp2023") + "\n");
+                               "data_dir = " + test::repo_data("gp2023") + "\n");
     Context c(MPI_COMM_SELF);
     EventSample s = reader->read(c.context);
     EXPECT_EQ(s.data.size(), 1000);

@@ -17,19 +17,19 @@
 
 namespace {
 
-using nusky::test::shared_data;
+using nusky::test::repo_data;
 constexpr double kPi = std::numbers::pi;
 constexpr double kDeg = kPi / 180.0;
 
 const nusky::SimulationInputs& inputs()
 {
-    static const nusky::SimulationInputs in = nusky::load_simulation_inputs(shared_data("gp2023"));
+    static const nusky::SimulationInputs in = nusky::load_simulation_inputs(repo_data("gp2023"));
     return in;
 }
 
 const Eigen::ArrayXd& pi0_map()
 {
-    static const Eigen::ArrayXd map = nusky::read_healpix_map_npy(shared_data("gp2023/Fermi-LAT_pi0_map.npy"));
+    static const Eigen::ArrayXd map = nusky::read_healpix_map_npy(repo_data("gp2023/Fermi-LAT_pi0_map.npy"));
     return map;
 }
 
@@ -172,7 +172,7 @@ TEST(Simulation, InputsLoad)
     EXPECT_NEAR(in.median_psf(1e4) / kDeg, 11.0, 4.0);
     EXPECT_GT(in.effective_area(1e5, -0.9), 0.0);
     EXPECT_EQ(in.effective_area(50.0, 0.0), 0.0);
-    EXPECT_THROW(nusky::load_simulation_inputs(shared_data("ic40")), nusky::Error);
+    EXPECT_THROW(nusky::load_simulation_inputs(repo_data("ic40")), nusky::Error);
 }
 
 TEST(Simulation, PsfLawFitsReleasedQuantiles)

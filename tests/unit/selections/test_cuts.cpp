@@ -175,7 +175,7 @@ TEST(CutsModule, EveryIC40EventIsInAnIC40GoodRun)
 {
     Context c(MPI_COMM_SELF);
     auto config = Config::from_string("[reader]\ntype = icecube_public\npath = " +
-                                          test::shared_data("ic40/events/IC40_exp.csv") + "\n",
+                                          test::repo_data("ic40/events/IC40_exp.csv") + "\n",
                                       "test.ini");
     config.take("reader", "type");
     auto reader = create_module<Reader>(Stage::reader, "icecube_public");
@@ -183,7 +183,7 @@ TEST(CutsModule, EveryIC40EventIsInAnIC40GoodRun)
     EventSample sample = reader->read(c.context);
     ASSERT_EQ(sample.data.size(), 36900);
 
-    const std::string uptime = test::shared_data("ic40/uptime/IC40_exp.csv");
+    const std::string uptime = test::repo_data("ic40/uptime/IC40_exp.csv");
     Events events = sample.data;
     CutCounts counts = make_cuts("good_runs = " + uptime + "\n")->apply(events, c.context);
     ASSERT_EQ(counts.names.back(), "good_runs");
@@ -215,11 +215,11 @@ TEST(CutsModule, EveryIC40EventIsInAnIC40GoodRun)
 // 1.1 M events (IC40 times repeated 30 times), the size of the whole 10-year release.
 TEST(CutsModule, GoodRunCutOnAMillionEvents)
 {
-    const Uptime uptime = read_uptime(test::shared_data("ic40/uptime/IC40_exp.csv"));
+    const Uptime uptime = read_uptime(test::repo_data("ic40/uptime/IC40_exp.csv"));
     std::vector<std::pair<double, double>> intervals;
     for (Eigen::Index r = 0; r < uptime.mjd_start.size(); ++r) intervals.emplace_back(uptime.mjd_start[r], uptime.mjd_stop[r]);
     const GoodRuns runs = merge_good_runs(intervals);
-    const IceCubeEvents ic40 = read_events(test::shared_data("ic40/events/IC40_exp.csv"));
+    const IceCubeEvents ic40 = read_events(test::repo_data("ic40/events/IC40_exp.csv"));
     std::vector<double> mjd;
     for (int copy = 0; copy < 30; ++copy) mjd.insert(mjd.end(), ic40.mjd.data(), ic40.mjd.data() + ic40.mjd.size());
     Events e = events_at(mjd);
