@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -19,6 +20,14 @@
 namespace nusky {
 
 NUSKY_REGISTER_MODULE(job, JobSpec, "job", "the [job] section: task, output, seeds, trials")
+
+void Likelihood::run_samples(std::vector<Sample>& samples, RunContext& context)
+{
+    if (samples.size() != 1) {
+        throw Error("likelihood '" + module_name() + "' fits one sample, not " + std::to_string(samples.size()));
+    }
+    run(samples.front().events, context);
+}
 
 void JobSpec::validate()
 {
@@ -63,9 +72,10 @@ std::string module_type(const Config& config, const std::string& section, const 
 }
 
 template <class Interface>
-std::unique_ptr<Interface> build(Stage stage, const Config& config, const std::string& fallback)
+std::unique_ptr<Interface> build(Stage stage, const Config& config, const std::string& fallback,
+                                 std::string section = "")
 {
-    std::string section = stage_name(stage);
+    if (section.empty()) section = stage_name(stage);
     std::string type = module_type(config, section, fallback);
     std::unique_ptr<Interface> module;
     try {
@@ -97,17 +107,95 @@ std::string utc_now()
 
 }  // namespace
 
-struct Chain {
-    JobSpec job;
+// The first three stages of one sample.
+struct SampleChain {
+    std::string name;  // empty: the job's one unnamed sample
     std::unique_ptr<Reader> reader;
     std::unique_ptr<Selection> selection;
     std::unique_ptr<RecoAdapter> reco;
+};
+
+struct Chain {
+    JobSpec job;
+    std::vector<SampleChain> samples;
     std::unique_ptr<Likelihood> likelihood;
     std::unique_ptr<Aggregation> aggregation;
     std::string output_path;
 };
 
 namespace {
+
+std::string join(const std::vector<std::string>& names)
+{
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
+// [reader] [selection] [reco] for a job of one sample; for [job] samples = a, b: [reader.a] and
+// optional [selection.a] and [reco.a] per sample, with [selection] and [reco] (if given) as
+// every sample's default. A [reader] beside named samples, or a [stage.NAME] of a sample that
+// [job] samples does not name, is an error naming the section.
+std::vector<SampleChain> build_samples(const Config& config, const JobSpec& job)
+{
+    std::vector<SampleChain> out;
+    const auto& names = job.samples();
+    if (names.empty()) {
+        for (const auto& stage : Config::sample_stages()) {
+            const auto extra = config.sample_sections(stage);
+            if (!extra.empty()) {
+                throw Error(config.path() + ": [" + stage + "." + extra.front() +
+                            "] is a sample's section, but [job] samples names no samples");
+            }
+        }
+        SampleChain one;
+        one.reader = build<Reader>(Stage::reader, config, "");
+        one.selection = build<Selection>(Stage::selection, config, "none");
+        one.reco = build<RecoAdapter>(Stage::reco, config, "passthrough");
+        out.push_back(std::move(one));
+        return out;
+    }
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        const auto& name = names[i];
+        const bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+        });
+        if (!valid) throw job.samples.error("'" + name + "' is not a sample name (letters, digits, '_', '-')");
+        if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(i), name) !=
+            names.begin() + static_cast<std::ptrdiff_t>(i))
+            throw job.samples.error("sample '" + name + "' is named twice");
+    }
+    if (config.has_section("reader")) {
+        throw Error(config.path() + ": [reader] is given, but [job] samples = " + join(names) +
+                    " reads each sample from its own section: [reader." + names.front() + "], ...");
+    }
+    for (const auto& stage : Config::sample_stages()) {
+        for (const auto& name : config.sample_sections(stage)) {
+            if (std::find(names.begin(), names.end(), name) == names.end()) {
+                throw Error(config.path() + ": [" + stage + "." + name + "]: no sample '" + name +
+                            "' in [job] samples (" + join(names) + ")");
+            }
+        }
+    }
+    for (const auto& name : names) {
+        SampleChain sample;
+        sample.name = name;
+        if (!config.has_section("reader." + name)) {
+            throw Error(config.path() + ": sample '" + name + "' has no [reader." + name +
+                        "] section with a 'type = <module>' key");
+        }
+        // A sample without its own [selection.NAME] or [reco.NAME] takes [selection] or [reco];
+        // each sample configures its own module instance from it.
+        auto section = [&](const std::string& stage) {
+            return config.has_section(stage + "." + name) ? stage + "." + name : stage;
+        };
+        sample.reader = build<Reader>(Stage::reader, config, "", "reader." + name);
+        sample.selection = build<Selection>(Stage::selection, config, "none", section("selection"));
+        sample.reco = build<RecoAdapter>(Stage::reco, config, "passthrough", section("reco"));
+        out.push_back(std::move(sample));
+    }
+    return out;
+}
 
 void build_chain(Chain& chain, Config& config, const Comm& comm, const RunOptions& options)
 {
@@ -117,9 +205,7 @@ void build_chain(Chain& chain, Config& config, const Comm& comm, const RunOption
         // Plugins add modules: load them (on every rank) before any module is created.
         load_plugins(options.plugins, "--plugin");
         load_plugins(chain.job.plugins(), config.where("job", "plugins"));
-        chain.reader = build<Reader>(Stage::reader, config, "");
-        chain.selection = build<Selection>(Stage::selection, config, "none");
-        chain.reco = build<RecoAdapter>(Stage::reco, config, "passthrough");
+        chain.samples = build_samples(config, chain.job);
         chain.likelihood = build<Likelihood>(Stage::likelihood, config, "");
         chain.aggregation = build<Aggregation>(Stage::aggregation, config, "hdf5_results");
         config.check_all_used();
@@ -129,6 +215,11 @@ void build_chain(Chain& chain, Config& config, const Comm& comm, const RunOption
             for (const auto& t : tasks) list += (list.empty() ? "" : ", ") + t;
             throw Error(config.where("job", "task") + ": likelihood '" + chain.likelihood->module_name() +
                         "' cannot run task '" + chain.job.task() + "' (it runs: " + list + ")");
+        }
+        if (chain.samples.size() > 1 && !chain.likelihood->joint()) {
+            throw Error(config.where("job", "samples") + ": likelihood '" + chain.likelihood->module_name() +
+                        "' fits one sample; it cannot fit " + std::to_string(chain.samples.size()) +
+                        " samples jointly");
         }
         chain.output_path = chain.job.output();
         check_output_writable(chain.output_path);
@@ -150,9 +241,6 @@ RunSummary run_chain(Config& config, const Comm& comm, const RunOptions& options
     Chain chain;
     build_chain(chain, config, comm, options);
     auto& job = chain.job;
-    auto& reader = chain.reader;
-    auto& selection = chain.selection;
-    auto& reco = chain.reco;
     auto& likelihood = chain.likelihood;
     auto& aggregation = chain.aggregation;
     std::string output_path = chain.output_path;
@@ -161,29 +249,52 @@ RunSummary run_chain(Config& config, const Comm& comm, const RunOptions& options
     RunContext context{comm, job, config, results, output_path, options.resume};
     collective_step(comm, [&] { likelihood->prepare(context); });
 
-    log::info("reading events with '" + reader->module_name() + "'");
-    EventSample sample;
-    collective_step(comm, [&] { sample = reader->read(context); });
-    std::int64_t read_count = comm.sum(static_cast<std::int64_t>(sample.data.size()));
-    log::info("read " + std::to_string(read_count) + " events" +
-              (sample.description.empty() ? "" : " (" + sample.description + ")"));
+    std::vector<Sample> samples(chain.samples.size());
+    std::int64_t read_total = 0, selected_total = 0;
+    for (std::size_t k = 0; k < chain.samples.size(); ++k) {
+        SampleChain& stages = chain.samples[k];
+        Sample& sample = samples[k];
+        sample.name = stages.name;
+        sample.stream = k;
+        const std::string label = stages.name.empty() ? "" : "sample " + stages.name + ": ";
+        log::info(label + "reading events with '" + stages.reader->module_name() + "'");
+        EventSample& events = sample.events;
+        collective_step(comm, [&] { events = stages.reader->read(context); });
+        std::int64_t read_count = comm.sum(static_cast<std::int64_t>(events.data.size()));
+        log::info(label + "read " + std::to_string(read_count) + " events" +
+                  (events.description.empty() ? "" : " (" + events.description + ")"));
 
-    CutCounts counts;
-    collective_step(comm, [&] {
-        counts = selection->apply(sample.data, context);
-        if (sample.mc.size() > 0) selection->apply(sample.mc, context);
-        reco->adapt(sample.data, context);
-        if (sample.mc.size() > 0) reco->adapt(sample.mc, context);
-        sample.data.compute_unit_vectors();
-        if (sample.mc.size() > 0) sample.mc.compute_unit_vectors();
-    });
-    comm.sum(counts.passed.data(), static_cast<int>(counts.passed.size()));
-    std::int64_t n_events = comm.sum(static_cast<std::int64_t>(sample.data.size()));
-    results.set_replicated("/selection", "names", counts.names, comm);
-    results.set_replicated("/selection", "passed", counts.passed, comm);
-    results.group("/selection").attributes["n_read"] = read_count;
-    results.group("/selection").attributes["n_selected"] = n_events;
-    log::info("selected " + std::to_string(n_events) + " of " + std::to_string(read_count) + " events");
+        CutCounts counts;
+        collective_step(comm, [&] {
+            counts = stages.selection->apply(events.data, context);
+            if (events.mc.size() > 0) stages.selection->apply(events.mc, context);
+            stages.reco->adapt(events.data, context);
+            if (events.mc.size() > 0) stages.reco->adapt(events.mc, context);
+            events.data.compute_unit_vectors();
+            if (events.mc.size() > 0) events.mc.compute_unit_vectors();
+        });
+        comm.sum(counts.passed.data(), static_cast<int>(counts.passed.size()));
+        sample.n_events = comm.sum(static_cast<std::int64_t>(events.data.size()));
+        // One sample: /selection as it always was; several: /selection/<name> per sample and
+        // the totals on /selection.
+        const std::string group = stages.name.empty() ? "/selection" : "/selection/" + stages.name;
+        results.set_replicated(group, "names", counts.names, comm);
+        results.set_replicated(group, "passed", counts.passed, comm);
+        results.group(group).attributes["n_read"] = read_count;
+        results.group(group).attributes["n_selected"] = sample.n_events;
+        log::info(label + "selected " + std::to_string(sample.n_events) + " of " + std::to_string(read_count) +
+                  " events");
+        if (sample.n_events == 0 && samples.size() > 1 && comm.is_root()) {
+            log::warn("sample " + stages.name + " has no events left after the selection");
+        }
+        read_total += read_count;
+        selected_total += sample.n_events;
+    }
+    if (samples.size() > 1) {
+        results.group("/selection").attributes["n_read"] = read_total;
+        results.group("/selection").attributes["n_selected"] = selected_total;
+    }
+    const std::int64_t n_events = selected_total;
     if (n_events == 0) {
         if (comm.is_root()) log::error("no events left after the selection; nothing to fit");
         throw StepFailed{};
@@ -191,7 +302,7 @@ RunSummary run_chain(Config& config, const Comm& comm, const RunOptions& options
 
     log::info("running task '" + job.task() + "' with likelihood '" + likelihood->module_name() + "'");
     try {
-        likelihood->run(sample, context);
+        likelihood->run_samples(samples, context);
     } catch (const Error& e) {
         // Inside the likelihood other ranks may be waiting in a collective: end them all.
         log::error(e.what());

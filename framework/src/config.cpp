@@ -5,6 +5,7 @@
 #include <boost/program_options.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -17,6 +18,12 @@ const std::vector<std::string>& Config::sections()
 {
     static const std::vector<std::string> names{"job",        "reader",     "selection",
                                                 "reco",       "likelihood", "aggregation"};
+    return names;
+}
+
+const std::vector<std::string>& Config::sample_stages()
+{
+    static const std::vector<std::string> names{"reader", "selection", "reco"};
     return names;
 }
 
@@ -47,10 +54,40 @@ std::string describe_syntax_error(const std::string& text)
     return "invalid INI syntax";
 }
 
+bool is_sample_name(const std::string& name)
+{
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+    });
+}
+
 bool known_section(const std::string& section)
 {
     const auto& names = Config::sections();
-    return std::find(names.begin(), names.end(), section) != names.end();
+    if (std::find(names.begin(), names.end(), section) != names.end()) return true;
+    const auto dot = section.find('.');
+    if (dot == std::string::npos) return false;
+    const auto& staged = Config::sample_stages();
+    return std::find(staged.begin(), staged.end(), section.substr(0, dot)) != staged.end() &&
+           is_sample_name(section.substr(dot + 1));
+}
+
+const char* kSectionList =
+    "sections: job, reader, selection, reco, likelihood, aggregation; per sample: reader.NAME, "
+    "selection.NAME, reco.NAME";
+
+// "job.task" -> ("job", "task"); "reader.a.path" -> ("reader.a", "path") (keys have no dots, so
+// a second dot always ends a section name; known_section decides whether it is one). Returns
+// false when there is no section part.
+bool split_key(const std::string& full_key, std::string& section, std::string& key)
+{
+    const auto dot = full_key.find('.');
+    if (dot == std::string::npos) return false;
+    const auto second = full_key.find('.', dot + 1);
+    const auto end = second == std::string::npos ? dot : second;
+    section = full_key.substr(0, end);
+    key = full_key.substr(end + 1);
+    return true;
 }
 
 }  // namespace
@@ -72,14 +109,12 @@ Config Config::from_string(const std::string& text, const std::string& name,
     }
     for (const auto& option : parsed.options) {
         const std::string& full_key = option.string_key;
-        auto dot = full_key.find('.');
-        if (dot == std::string::npos) {
+        std::string section, key;
+        if (!split_key(full_key, section, key)) {
             throw Error(name + ": key '" + full_key + "' is outside any section");
         }
-        std::string section = full_key.substr(0, dot), key = full_key.substr(dot + 1);
         if (!known_section(section)) {
-            throw Error(name + ": unknown section [" + section +
-                        "] (sections: job, reader, selection, reco, likelihood, aggregation)");
+            throw Error(name + ": unknown section [" + section + "] (" + kSectionList + ")");
         }
         if (config.has(section, key)) {
             throw Error(name + ": [" + section + "] " + key + " is given twice");
@@ -105,12 +140,12 @@ Config Config::load(const std::string& path, const std::vector<std::string>& ove
 void Config::apply_override(const std::string& assignment)
 {
     auto eq = assignment.find('=');
-    auto dot = assignment.find('.');
-    if (eq == std::string::npos || dot == std::string::npos || dot > eq) {
+    std::string section, key;
+    if (eq == std::string::npos || !split_key(assignment.substr(0, eq), section, key)) {
         throw Error("--set " + assignment + ": expected section.key=value");
     }
-    std::string section = trim(assignment.substr(0, dot));
-    std::string key = trim(assignment.substr(dot + 1, eq - dot - 1));
+    section = trim(section);
+    key = trim(key);
     if (!known_section(section)) throw Error("--set " + assignment + ": unknown section [" + section + "]");
     values_[section][key] = ConfigEntry{trim(assignment.substr(eq + 1)), "--set"};
 }
@@ -161,14 +196,36 @@ void Config::check_all_used() const
     }
 }
 
+std::vector<std::string> Config::present_sections() const
+{
+    // Each stage's own section, then its per-sample sections ([reader], [reader.a], [reader.b]).
+    std::vector<std::string> out;
+    for (const auto& section : sections()) {
+        if (values_.count(section)) out.push_back(section);
+        for (auto it = values_.lower_bound(section + "."); it != values_.end(); ++it) {
+            if (it->first.rfind(section + ".", 0) != 0) break;
+            out.push_back(it->first);
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> Config::sample_sections(const std::string& stage) const
+{
+    std::vector<std::string> out;
+    for (auto it = values_.lower_bound(stage + "."); it != values_.end(); ++it) {
+        if (it->first.rfind(stage + ".", 0) != 0) break;
+        out.push_back(it->first.substr(stage.size() + 1));
+    }
+    return out;
+}
+
 std::string Config::text() const
 {
     std::ostringstream out;
-    for (const auto& section : sections()) {
-        auto s = values_.find(section);
-        if (s == values_.end()) continue;
+    for (const auto& section : present_sections()) {
         out << "[" << section << "]\n";
-        for (const auto& [key, entry] : s->second) out << key << " = " << entry.value << "\n";
+        for (const auto& [key, entry] : values_.at(section)) out << key << " = " << entry.value << "\n";
         out << "\n";
     }
     return out.str();

@@ -105,8 +105,11 @@ ic_case("text_dec_range", "@:52: Dec 91.5 deg outside [-90, 90]", set_field(50, 
 ic_case("text_ra_range", "@:53: RA 360.5 deg outside [0, 360]", set_field(51, 3, "360.5"))
 ic_case("text_ra_negative", "@:54: RA -1 deg outside [0, 360]", set_field(52, 3, "-1"))
 ic_case("text_zenith_range", "@:55: Zenith 181 deg outside [0, 180]", set_field(53, 6, "181"))
-ic_case("text_sigma_negative", "@:56: AngErr -0.5 deg is not positive", set_field(54, 2, "-0.5"))
-ic_case("text_sigma_zero", "@:57: AngErr 0 deg is not positive", set_field(55, 2, "0"))
+ic_case("text_sigma_negative", "@:56: AngErr -0.5 deg is negative", set_field(54, 2, "-0.5"))
+ic_case("text_sigma_minus_zero", "@:56: AngErr -0 deg is negative", set_field(54, 2, "-0.00"))
+# AngErr 0.00 (a release rounded to 0.1 deg) is raised to angerr_floor_deg; with no floor it is refused.
+ic_case("text_sigma_zero_no_floor", "@:57: AngErr 0 deg and no floor to raise it to (set angerr_floor_deg > 0)",
+        set_field(55, 2, "0.00"), flags="set=reader.angerr_floor_deg=0")
 ic_case("text_last_rank", "@:401: Dec -90.5 deg outside [-90, 90]", set_field(N - 1, 4, "-90.5"), flags="lastrank")
 ic_case("text_separators_only", "@:31: expected 7 columns, found 0", lambda r: r.__setitem__(29, ",,,\n"))
 p = path("text_empty.csv")

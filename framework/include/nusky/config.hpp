@@ -2,6 +2,8 @@
 // The job configuration: an INI file with sections [job] [reader] [selection] [reco]
 // [likelihood] [aggregation], parsed with Boost.Program_options, plus `--set section.key=value`
 // overrides. Every key must be read by some module; the rest are reported as possible typos.
+// A job of several samples ([job] samples = a, b) gives each its own [reader.a] [selection.a]
+// [reco.a] sections (`--set reader.a.path=...`); NAME is letters, digits, '_' and '-'.
 #include <map>
 #include <set>
 #include <string>
@@ -16,7 +18,10 @@ struct ConfigEntry {
 
 class Config {
 public:
+    // The stage sections, in chain order.
     static const std::vector<std::string>& sections();
+    // The stages that have per-sample sections (STAGE.NAME): reader, selection, reco.
+    static const std::vector<std::string>& sample_stages();
 
     // Reads the INI file and applies the overrides ("section.key=value").
     static Config load(const std::string& path, const std::vector<std::string>& overrides = {});
@@ -25,6 +30,10 @@ public:
 
     const std::string& path() const { return path_; }
     bool has_section(const std::string& section) const;
+    // Sections that have keys, in chain order, each stage's per-sample sections after it.
+    std::vector<std::string> present_sections() const;
+    // The NAMEs of the [stage.NAME] sections present, sorted.
+    std::vector<std::string> sample_sections(const std::string& stage) const;
     bool has(const std::string& section, const std::string& key) const;
     // Returns the value and marks the key as used.
     const ConfigEntry* take(const std::string& section, const std::string& key) const;

@@ -36,10 +36,22 @@ struct Events {
     Events allgather(const Comm& comm) const;
 };
 
+// A detector effective area on a grid of true log10(E/GeV) x true declination, with the
+// livetime it applies to: what a reader knows of the detector where it has no MC (the public
+// release's irfs/<season>_effectiveArea.csv). Replicated on every rank.
+struct EffectiveAreaGrid {
+    std::string name;                   // e.g. the season
+    Eigen::ArrayXd log10_energy_edges;  // n_e + 1, increasing
+    Eigen::ArrayXd dec_edges;           // n_dec + 1, radians, increasing
+    Eigen::ArrayXXd area_cm2;           // n_e x n_dec (neutrino + antineutrino of one flavour)
+    double livetime_s = 0.0;
+};
+
 // What a reader hands on: this rank's share of the data and (optionally) of the MC.
 struct EventSample {
     Events data;
     Events mc;                   // empty when the analysis has no simulation
+    std::vector<EffectiveAreaGrid> effective_areas;  // per season, where the reader has them
     double livetime_s = 0.0;     // the same on every rank
     std::string description;     // for logs and the results file ("IC40 from ...")
     // Effective-area tables or other reader-provided inputs travel as named files.

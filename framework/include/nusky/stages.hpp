@@ -38,6 +38,10 @@ public:
                                           "signal trials per injected mean (tasks inject, sensitivity)"};
     Parameter<std::vector<std::string>> plugins{this, "plugins", {},
                                                 "shared libraries with extra modules, comma separated"};
+    Parameter<std::vector<std::string>> samples{
+        this, "samples", {},
+        "names of the samples fitted jointly, comma separated; each has its own [reader.NAME] "
+        "(and optional [selection.NAME], [reco.NAME]) sections. Empty: one sample from [reader]"};
     void validate() override;
 };
 
@@ -74,14 +78,28 @@ public:
     virtual void adapt(Events& events, RunContext& context) = 0;
 };
 
+// One sample of a job: the events of one [reader.NAME] -> [selection.NAME] -> [reco.NAME]
+// chain, with its own PDFs in the likelihood (PHYSICS.md section 10).
+struct Sample {
+    std::string name;          // from [job] samples; empty for a job of one unnamed sample
+    std::uint64_t stream = 0;  // the sample's position in [job] samples: its key in random streams
+    EventSample events;        // this rank's share
+    std::int64_t n_events = 0;  // selected events on all ranks
+};
+
 class Likelihood : public Module {
 public:
     // Tasks this likelihood can run ("fit", "trials", ...).
     virtual std::vector<std::string> tasks() const = 0;
+    // Whether it fits several samples jointly (run_samples with more than one sample).
+    virtual bool joint() const { return false; }
     // Loads inputs (templates, catalogs) and checks them; no collectives.
     virtual void prepare(RunContext& context) {}
     // Runs the job's task on the sample; fills context.results.
     virtual void run(EventSample& sample, RunContext& context) = 0;
+    // Runs the job's task on the job's samples (one unless joint()). The default calls run()
+    // on the only sample.
+    virtual void run_samples(std::vector<Sample>& samples, RunContext& context);
 };
 
 class Aggregation : public Module {

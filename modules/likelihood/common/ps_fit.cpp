@@ -370,9 +370,17 @@ FitResult PointSourceFitter::fit(const SobAtGamma& sob_at_gamma, std::size_t n_l
         n_local, totals, reduce);
 }
 
+FitResult PointSourceFitter::fit_scaled_excess(const ScaledExcessAtGamma& scaled_excess_at_gamma,
+                                               std::size_t n_local, const EventTotals& totals,
+                                               const ReduceSum& reduce)
+{
+    if (totals.n_kept != totals.n_total) throw Error("point-source fit: a scaled-excess fit drops no events");
+    return fit_profile(scaled_excess_at_gamma, n_local, totals, reduce, /*check_edges=*/true);
+}
+
 FitResult PointSourceFitter::fit_profile(const ScaledExcessAtGamma& scaled_excess_at_gamma,
                                          std::size_t n_local, const EventTotals& totals,
-                                         const ReduceSum& reduce)
+                                         const ReduceSum& reduce, bool check_edges)
 {
     check_totals(totals);
     double* w = workspace(n_local);
@@ -399,6 +407,9 @@ FitResult PointSourceFitter::fit_profile(const ScaledExcessAtGamma& scaled_exces
         std::uintmax_t max_steps = static_cast<std::uintmax_t>(settings_.max_gamma_steps);
         boost::math::tools::brent_find_minima(negative_ts, settings_.gamma_min, settings_.gamma_max,
                                               settings_.gamma_bits, max_steps);
+        const double near = 1e-2 * (settings_.gamma_max - settings_.gamma_min);
+        if (check_edges && best.gamma - settings_.gamma_min < near) negative_ts(settings_.gamma_min);
+        if (check_edges && settings_.gamma_max - best.gamma < near) negative_ts(settings_.gamma_max);
     }
     best.n_evaluations = evaluations;
     return best;

@@ -144,12 +144,22 @@ public:
     FitResult fit(std::span<const FactorisedSob> blocks, const EventTotals& totals,
                   const ReduceSum& reduce);
 
-private:
-    // Writes the scaled excess a_i = (S_i R_i(gamma) / B_i - 1) / N of the local events.
+    // Writes the scaled excess a_i of the local events at gamma: TS = 2 sum_i ln(1 + n_s a_i)
+    // (one sample: a_i = (S_i R_i(gamma) / B_i - 1) / N).
     using ScaledExcessAtGamma = std::function<void(double gamma, double* a_out)>;
+    // n_s and gamma (Brent over gamma of the TS profiled over n_s) for a caller that writes the
+    // scaled excess itself, such as a joint fit of several samples (PHYSICS.md section 10) with
+    // a_i = w_k(gamma) (S_i R_i / B_i - 1) / N_k. totals.n_total bounds n_s from above (the
+    // domain 1 + n_s a_i > 0 bounds it too); no events are dropped (n_kept = n_total).
+    FitResult fit_scaled_excess(const ScaledExcessAtGamma& scaled_excess_at_gamma, std::size_t n_local,
+                                const EventTotals& totals, const ReduceSum& reduce);
+
+private:
     // The (n_s, gamma) fit: Brent over gamma of the TS profiled over n_s.
+    // check_edges: also evaluate gamma_min and gamma_max when Brent ends near one (Brent never
+    // evaluates the interval's ends, where a profile rising towards an edge peaks).
     FitResult fit_profile(const ScaledExcessAtGamma& scaled_excess_at_gamma, std::size_t n_local,
-                          const EventTotals& totals, const ReduceSum& reduce);
+                          const EventTotals& totals, const ReduceSum& reduce, bool check_edges = false);
     // Maximises over n_s with the scaled excess a_i already in work_; ns_start warm-starts.
     // `sums_at_result` (if given) receives the reduced sums at the returned n_s (dropped-event
     // terms included), with the gamma sums for `slope` (and `slope_left`) when given and

@@ -2,6 +2,8 @@
 #include "likelihood/point_source/scan.hpp"
 #include "likelihood/point_source/point_source_injection.hpp"
 #include "likelihood/common/injection_tasks.hpp"
+#include "likelihood/common/joint_fit.hpp"
+#include "likelihood/common/yield.hpp"
 
 #include "nusky/log.hpp"
 #include "nusky/rng.hpp"
@@ -12,6 +14,7 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <numbers>
 
 namespace nusky {
@@ -311,7 +314,11 @@ public:
     PointSourcePdfParameters pdf{this};
     Parameter<double> inject_gamma{this, "inject_gamma", 2.0, "tasks inject, sensitivity: injected spectrum E^-gamma"};
     Parameter<double> inject_band_deg{this, "inject_band_deg", 3.0,
-                                      "tasks inject, sensitivity: MC events with true dec within this of the source are injected [deg]"};
+                                      "MC events with true dec within this of the source are injected (tasks inject, "
+                                      "sensitivity) and give a sample's signal yield (joint samples) [deg]"};
+    Parameter<double> yield_gamma{this, "yield_gamma", 2.0,
+                                  "joint samples, none with an energy term: the spectral index E^-gamma of the "
+                                  "signal yields that split n_s over the samples"};
     Parameter<double> flux_e0_gev{this, "flux_e0_gev", 1e5, "pivot energy of the reported fluxes [GeV]"};
     Parameter<double> scan_sob_threshold{this, "scan_sob_threshold", 1e-3,
                                          "task scan: an event enters a pixel's fit only where its largest S R / B "
@@ -339,12 +346,19 @@ public:
         if (pvalue_declinations() < 1 || pvalue_declinations() > 1000)
             throw pvalue_declinations.error("must be in [1, 1000]");
         if (pvalue_trials() < 0) throw pvalue_trials.error("must be >= 0");
+        if (!(yield_gamma() >= 1.0 && yield_gamma() <= 4.0)) throw yield_gamma.error("must be in [1, 4]");
     }
+
+    bool joint() const override { return true; }
 
     std::vector<std::string> tasks() const override { return {"fit", "trials", "scan", "inject", "sensitivity"}; }
 
     void prepare(RunContext& context) override
     {
+        if (context.job.samples().size() > 1 && context.job.task() != "fit") {
+            throw context.job.task.error("point_source fits joint samples with task fit; trials, scan, inject and "
+                                         "sensitivity of joint samples are not available yet");
+        }
         check_injection_job(context.job);
         if (context.job.task() != "scan") return;
         const auto n = context.job.nside();
@@ -409,8 +423,93 @@ public:
         record_pvalue(observed.ts, block, context);
     }
 
+    void run_samples(std::vector<Sample>& samples, RunContext& context) override
+    {
+        if (samples.size() == 1) {
+            run(samples.front().events, context);
+            return;
+        }
+        run_joint_fit(samples, context);
+    }
+
 private:
     BackgroundTs background_;  // task scan with background_trials
+
+    // The joint fit of PHYSICS.md section 10: each sample with its own PDFs and yield.
+    void run_joint_fit(std::vector<Sample>& samples, RunContext& context)
+    {
+        const Comm& comm = context.comm;
+        const UnitVector source = unit_vector(ra_deg() * deg, dec_deg() * deg);
+        const std::size_t n = samples.size();
+        std::vector<std::unique_ptr<PointSourcePdfs>> pdfs(n);
+        std::vector<std::unique_ptr<PointSourceEvents>> events(n);
+        std::vector<PointSourceYield> yields;
+        std::vector<Eigen::ArrayXd> spatial(n);
+        std::vector<JointSampleTerm> terms(n);
+        bool any_energy = false;
+        for (std::size_t k = 0; k < n; ++k) {
+            Sample& s = samples[k];
+            pdfs[k] = std::make_unique<PointSourcePdfs>(s.events.data, s.events.mc, comm, settings());
+            events[k] = std::make_unique<PointSourceEvents>(s.events.data, *pdfs[k], static_cast<double>(s.n_events));
+            const bool any_mc = comm.sum(static_cast<std::int64_t>(s.events.mc.size())) > 0;
+            if (any_mc) {
+                yields.push_back(PointSourceYield::from_mc(s.events.mc, dec_deg() * deg, inject_band_deg() * deg,
+                                                           s.events.livetime_s, flux_e0_gev(), comm));
+            } else if (!s.events.effective_areas.empty()) {
+                yields.push_back(
+                    PointSourceYield::from_effective_areas(s.events.effective_areas, dec_deg() * deg, flux_e0_gev()));
+            } else {
+                throw Error("point_source: sample " + s.name +
+                            " has neither MC nor an effective area, so its signal yield (its share of n_s in "
+                            "the joint fit) is unknown");
+            }
+            events[k]->spatial_sob(source, spatial[k]);
+            any_energy = any_energy || events[k]->has_energy();
+            JointSampleTerm& t = terms[k];
+            t.name = s.name;
+            t.n_local = static_cast<std::size_t>(s.events.data.size());
+            t.n_total = static_cast<double>(s.n_events);
+        }
+        for (std::size_t k = 0; k < n; ++k) {
+            terms[k].sob_at_gamma = [&, k](double gamma, double* out) {
+                events[k]->ratios().multiply(gamma, spatial[k].data(), out);
+            };
+            terms[k].yield = [&, k](double gamma) { return yields[k](gamma); };
+        }
+        FitSettings fit_settings;
+        if (!any_energy) fit_settings.gamma_min = fit_settings.gamma_max = yield_gamma();
+        auto reduce = [&comm](double* values, int count) { comm.sum(values, count); };
+        const JointFitResult joint = fit_joint(terms, fit_settings, reduce);
+
+        std::int64_t n_total = 0;
+        for (const auto& s : samples) n_total += s.n_events;
+        auto& fit = context.results.group("/fit");
+        fit.attributes["ts"] = joint.fit.ts;
+        fit.attributes["ns"] = joint.fit.ns;
+        fit.attributes["gamma"] = any_energy ? joint.fit.gamma : std::numeric_limits<double>::quiet_NaN();
+        fit.attributes["n_events"] = n_total;
+        fit.attributes["n_evaluations"] = static_cast<std::int64_t>(joint.fit.n_evaluations);
+        fit.attributes["ra_deg"] = ra_deg();
+        fit.attributes["dec_deg"] = dec_deg();
+        fit.attributes["n_samples"] = static_cast<std::int64_t>(n);
+        if (!any_energy) fit.attributes["yield_gamma"] = yield_gamma();
+        std::string line = "joint fit of " + std::to_string(n) + " samples at (" + std::to_string(ra_deg()) + ", " +
+                           std::to_string(dec_deg()) + ") deg: TS " + std::to_string(joint.fit.ts) + ", n_s " +
+                           std::to_string(joint.fit.ns) +
+                           (any_energy ? ", gamma " + std::to_string(joint.fit.gamma) : "");
+        for (std::size_t k = 0; k < n; ++k) {
+            auto& g = context.results.group("/fit/samples/" + samples[k].name);
+            g.attributes["ns"] = joint.fit.ns * joint.fraction[k];
+            g.attributes["n_events"] = samples[k].n_events;
+            g.attributes["yield_fraction"] = joint.fraction[k];
+            g.attributes["ts"] = joint.ts[k];
+            g.attributes["energy_term"] = std::string(events[k]->has_energy() ? "mc" : "none");
+            g.attributes["yield_source"] = yields[k].source();
+            line += "; " + samples[k].name + ": n_s " + std::to_string(joint.fit.ns * joint.fraction[k]) + " (" +
+                    std::to_string(100.0 * joint.fraction[k]) + " % of the yield)";
+        }
+        log::info(line);
+    }
 };
 
 }  // namespace

@@ -70,6 +70,8 @@ public:
     // S_i / B_i at a source.
     void spatial_sob(const UnitVector& source, Eigen::ArrayXd& out) const;
     bool has_energy() const { return has_energy_; }
+    // Each event's energy ratio R_i(gamma) (all 1 without an energy term).
+    const EventEnergyRatios& ratios() const { return ratios_; }
     // Current unit-vector components (after scramble(), the scrambled ones).
     const Eigen::ArrayXd& x() const { return x_; }
     const Eigen::ArrayXd& y() const { return y_; }

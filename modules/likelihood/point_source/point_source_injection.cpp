@@ -1,7 +1,7 @@
 #include "likelihood/point_source/point_source_injection.hpp"
 
 #include "likelihood/common/injection_tasks.hpp"
-#include "likelihood/template/flux.hpp"
+#include "likelihood/common/flux.hpp"
 #include "nusky/error.hpp"
 #include "nusky/rng.hpp"
 

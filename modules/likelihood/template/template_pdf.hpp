@@ -13,7 +13,7 @@
 //   per trial: pixel_in_ring_for_ra(ring, alpha) for the scrambled alpha, then
 //              signal_densities(); S~ does not change under RA scrambles (signal_subtraction_densities once).
 #include "likelihood/common/huge_pages.hpp"
-#include "likelihood/template/flux.hpp"
+#include "likelihood/common/flux.hpp"
 
 #include <Eigen/Core>
 

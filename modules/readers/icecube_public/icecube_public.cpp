@@ -102,6 +102,9 @@ public:
                 sample.livetime_s += livetime;
                 if (!f.effective_area.empty() && std::filesystem::is_regular_file(f.effective_area, ec)) {
                     sample.attributes["effective_area:" + f.season] = f.effective_area;
+                    const EffectiveAreaTable table = read_effective_area(f.effective_area);
+                    sample.effective_areas.push_back(
+                        {f.season, table.log10_energy_edges, table.dec_edges, table.aeff, livetime});
                 }
                 if (!f.uptime.empty()) sample.attributes["uptime:" + f.season] = f.uptime;
                 sample.attributes["events:" + f.season] = f.events;

@@ -128,3 +128,38 @@ TEST(Config, SyntaxErrorNamesTheLineWithoutHanging)
     auto second = error_of([] { Config::from_string("[job]\ntask = fit\nnot a key\n", "t.ini"); });
     EXPECT_EQ(second, "t.ini: line 3: invalid line (expected [section] or key = value)");
 }
+
+TEST(Config, PerSampleSections)
+{
+    auto c = Config::from_string("[job]\nsamples = cascades, ic40\n[reader.cascades]\ntype = simulation\n"
+                                 "[reader.ic40]\ntype = icecube_public\npath = a.csv\n[selection]\ntype = cuts\n"
+                                 "[selection.ic40]\ntype = none\n[likelihood]\ntype = point_source\n",
+                                 "t.ini", {"reader.ic40.path=b.csv", "reco.ic40.type=track"});
+    EXPECT_EQ(c.take("reader.ic40", "path")->value, "b.csv");
+    EXPECT_EQ(c.take("reader.cascades", "type")->value, "simulation");
+    EXPECT_EQ(c.where("reader.ic40", "path"), "--set reader.ic40.path");
+    EXPECT_EQ(c.where("reader.cascades", "type"), "t.ini: [reader.cascades] type");
+    EXPECT_EQ(c.sample_sections("reader"), (std::vector<std::string>{"cascades", "ic40"}));
+    EXPECT_EQ(c.sample_sections("selection"), std::vector<std::string>{"ic40"});
+    EXPECT_EQ(c.sample_sections("reco"), std::vector<std::string>{"ic40"});
+    EXPECT_TRUE(c.sample_sections("likelihood").empty());
+    // Each stage's per-sample sections follow it, and the text parses to the same config.
+    EXPECT_EQ(c.present_sections(), (std::vector<std::string>{"job", "reader.cascades", "reader.ic40", "selection",
+                                                              "selection.ic40", "reco.ic40", "likelihood"}));
+    auto again = Config::from_string(c.text(), "again.ini");
+    EXPECT_EQ(again.text(), c.text());
+    EXPECT_EQ(again.take("reader.ic40", "path")->value, "b.csv");
+    // Only reader, selection and reco have per-sample sections; names are letters, digits, _ and -.
+    for (const char* bad : {"[likelihood.a]\ntype = x\n", "[job.a]\nx = 1\n", "[reader.a b]\ntype = x\n",
+                            "[reader.a/b]\ntype = x\n"}) {
+        const auto message = error_of([&] { Config::from_string(bad, "t.ini"); });
+        EXPECT_NE(message.find("unknown section ["), std::string::npos) << bad << ": " << message;
+        EXPECT_NE(message.find("per sample: reader.NAME"), std::string::npos) << message;
+    }
+    EXPECT_NE(error_of([] { Config::from_string("[job]\n", "t.ini", {"likelihood.a.x=1"}); })
+                  .find("unknown section [likelihood.a]"),
+              std::string::npos);
+    // A config without samples reads and prints as before.
+    auto plain = Config::from_string("[reader]\ntype = x\n[job]\ntask = fit\n", "t.ini");
+    EXPECT_EQ(plain.text(), "[job]\ntask = fit\n\n[reader]\ntype = x\n\n");
+}

@@ -1,4 +1,4 @@
-#include "likelihood/template/flux.hpp"
+#include "likelihood/common/flux.hpp"
 #include "likelihood/template/template_pdf.hpp"
 #include "readers/npy_events/npy.hpp"
 

@@ -1,4 +1,4 @@
-#include "likelihood/template/flux.hpp"
+#include "likelihood/common/flux.hpp"
 
 #include "nusky/error.hpp"
 #include "nusky/text_table.hpp"

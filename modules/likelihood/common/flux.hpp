@@ -1,5 +1,6 @@
 #pragma once
-// Effective areas and the template flux conversion of PHYSICS.md section 6.5.
+// Effective areas, power-law integrals and flux conversions, shared by the likelihoods
+// (PHYSICS.md section 6.5: the template's flux; point_source and stacking convert with them too).
 //
 // Units: energies in GeV, areas in cm^2, times in s, fluxes dN/dE in GeV^-1 cm^-2 s^-1.
 // A template's reference flux Phi0 (E/E0)^-gamma is the flux of the WHOLE template (summed

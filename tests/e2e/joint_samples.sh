@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Joint fits of several samples ([job] samples = a, b; PHYSICS.md section 10) through `nusky run`:
+# a sample fitted jointly with an exact copy of itself gives twice its TS and n_s, the same on
+# 1, 2 and 4 ranks; the shipped cascades + IC40 tracks config runs; what cannot run is refused.
+source "$(dirname "$0")/lib/common.bash"
+sky=$(small_sky)
+# The selection and likelihood both configs share.
+fit_sections() {
+  printf '[selection]\ntype = cuts\nsigma_max_deg = 90\n[likelihood]\ntype = point_source\nra_deg = 266.4\ndec_deg = -28.9\n'
+}
+single() {
+  printf '[job]\ntask = fit\n[reader]\ntype = hdf5_events\npath = %s\n' "$sky"
+  fit_sections
+}
+joint() {
+  printf '[job]\ntask = fit\nsamples = a, b\n'
+  printf '[reader.%s]\ntype = hdf5_events\npath = %s\n' a "$sky" b "$sky"
+  fit_sections
+}
+single > "$WORK/single.ini"
+joint > "$WORK/joint.ini"
+run_np 2 run "$WORK/single.ini" --output "$WORK/single.h5" > "$WORK/single.log" 2>&1 || { cat "$WORK/single.log"; fail "single fit"; }
+for np in 1 2 4; do
+  run_np $np run "$WORK/joint.ini" --output "$WORK/joint$np.h5" > "$WORK/joint$np.log" 2>&1 \
+    || { cat "$WORK/joint$np.log"; fail "joint fit np $np"; }
+done
+ts1=$(h5attr "$WORK/joint1.h5" /fit ts)
+for np in 2 4; do
+  tsn=$(h5attr "$WORK/joint$np.h5" /fit ts)
+  same_within "$ts1" "$tsn" 1e-10 || fail "joint TS differs: np1 $ts1, np$np $tsn"
+done
+"$PY" - "$WORK/single.h5" "$WORK/joint2.h5" <<'PY'
+import h5py, sys
+single = h5py.File(sys.argv[1])["fit"].attrs
+f = h5py.File(sys.argv[2])
+fit = f["fit"].attrs
+print("single: TS %.8f n_s %.6f gamma %.5f" % (single["ts"], single["ns"], single["gamma"]))
+print("joint of the sample and its copy: TS %.8f n_s %.6f gamma %.5f" % (fit["ts"], fit["ns"], fit["gamma"]))
+assert single["ts"] > 1, single["ts"]
+# The single-sample fit searches gamma piecewise (ps_fit.cpp), the joint fit with Brent: both
+# reach the same maximum to the fits' tolerances.
+assert abs(fit["ts"] - 2 * single["ts"]) <= 1e-5 * fit["ts"], (fit["ts"], single["ts"])
+assert abs(fit["ns"] - 2 * single["ns"]) <= 1e-3 * fit["ns"], (fit["ns"], single["ns"])
+assert abs(fit["gamma"] - single["gamma"]) <= 1e-3, (fit["gamma"], single["gamma"])
+assert fit["n_samples"] == 2 and fit["n_events"] == 2 * single["n_events"]
+for name in ("a", "b"):
+    s = f["fit/samples/" + name].attrs
+    assert abs(s["yield_fraction"] - 0.5) < 1e-12, s["yield_fraction"]
+    assert abs(s["ns"] - single["ns"]) <= 1e-3 * single["ns"], (s["ns"], single["ns"])
+    assert abs(s["ts"] - single["ts"]) <= 1e-5 * single["ts"], (s["ts"], single["ts"])
+    source = s["yield_source"].decode() if isinstance(s["yield_source"], bytes) else s["yield_source"]
+    assert s["n_events"] == single["n_events"] and source == "mc", (s["n_events"], source)
+sel = f["selection"].attrs
+assert sel["n_read"] == 2 * f["selection/a"].attrs["n_read"]
+print("joint of a sample with its copy: ok")
+PY
+
+# The shipped joint config (cascades + IC40 tracks), from the repository root, with a smaller
+# simulated cascade sky to keep the test short.
+(cd "$NUSKY_SOURCE_DIR" && run_np 2 run configs/point_source_joint.ini --output "$WORK/ps_joint.h5" \
+   --set reader.cascades.n_background=20000 --set reader.cascades.mc_events=100000) > "$WORK/ps_joint.log" 2>&1 \
+  || { cat "$WORK/ps_joint.log"; fail "configs/point_source_joint.ini"; }
+grep -q "joint fit of 2 samples" "$WORK/ps_joint.log" || { cat "$WORK/ps_joint.log"; fail "no joint fit line"; }
+"$PY" - "$WORK/ps_joint.h5" <<'PY'
+import h5py, sys
+f = h5py.File(sys.argv[1])
+fit = f["fit"].attrs
+c, t = f["fit/samples/cascades"].attrs, f["fit/samples/ic40"].attrs
+print("cascades + IC40: TS %.4f n_s %.3f gamma %.3f; cascades n_s %.3f (%.3f of the yield), IC40 n_s %.3f"
+      % (fit["ts"], fit["ns"], fit["gamma"], c["ns"], c["yield_fraction"], t["ns"]))
+text = lambda v: v.decode() if isinstance(v, bytes) else v
+assert text(c["yield_source"]) == "mc" and text(t["yield_source"]) == "effective_area"
+assert text(c["energy_term"]) == "mc" and text(t["energy_term"]) == "none"
+assert t["n_events"] == 36900 and f["selection/ic40"].attrs["n_selected"] == 36900
+assert 0 < c["yield_fraction"] < 1 and abs(c["yield_fraction"] + t["yield_fraction"] - 1) < 1e-12
+assert abs(c["ns"] + t["ns"] - fit["ns"]) <= 1e-9 * max(1, fit["ns"])
+assert abs(c["ts"] + t["ts"] - fit["ts"]) <= 1e-6 * max(1, fit["ts"])
+PY
+
+# Refused up front: a likelihood that fits one sample, a task joint samples cannot run yet.
+out=$WORK/refused.h5
+joint | sed 's/type = point_source/type = template/; /ra_deg\|dec_deg/d' > "$WORK/template.ini"
+expect_failure joint_template "likelihood 'template' fits one sample" "$out" run_np 2 run "$WORK/template.ini" --output "$out"
+expect_failure joint_trials "joint samples with task fit" "$out" \
+  run_np 2 run "$WORK/joint.ini" --output "$out" --set job.task=trials --set job.trials=10
+expect_failure joint_unknown_sample "[reader.c]: no sample 'c'" "$out" \
+  run_np 1 run "$WORK/joint.ini" --output "$out" --set reader.c.type=hdf5_events
+echo "joint_samples: ok"
