@@ -5,6 +5,7 @@
 #include "nusky/registry.hpp"
 #include "nusky/stages.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -95,6 +96,54 @@ void check_output_writable(const std::string& path)
     if (!fs::is_directory(dir)) throw Error(path + ": output directory " + dir.string() + " does not exist");
     if (::access(dir.c_str(), W_OK) != 0) throw Error(path + ": output directory " + dir.string() + " is not writable");
     if (fs::is_directory(p)) throw Error(path + ": output path is a directory");
+}
+
+// Refuses an output that is one of the job's inputs: any file a module's string parameter names
+// (an existing file, or a file up to three levels below a named directory such as a release
+// folder), compared by device and inode with the output, PATH.tmp and PATH.ckpt where they
+// exist, so that links and other spellings of the same file are caught too.
+void check_output_is_not_an_input(const std::vector<const Module*>& modules, const std::string& output)
+{
+    namespace fs = std::filesystem;
+    struct Existing {
+        std::string path;
+        struct stat st;
+    };
+    std::vector<Existing> outputs;
+    for (const std::string& p : {output, output + ".tmp", output + ".ckpt"}) {
+        Existing e{p, {}};
+        if (::stat(p.c_str(), &e.st) == 0) outputs.push_back(e);
+    }
+    if (outputs.empty()) return;  // a file that does not exist yet is no input
+    auto check = [&](const fs::path& input, const ParameterBase& parameter) {
+        struct stat st {};
+        if (::stat(input.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return;
+        for (const auto& o : outputs) {
+            if (st.st_dev == o.st.st_dev && st.st_ino == o.st.st_ino) {
+                throw parameter.error("names " + input.string() + ", which is the output file " + o.path +
+                                      ": the results would overwrite an input; give another output path");
+            }
+        }
+    };
+    for (const Module* module : modules) {
+        for (const ParameterBase* parameter : module->parameters()) {
+            if (dynamic_cast<const JobSpec*>(module) && parameter->name() == "output") continue;
+            for (const std::string& value : parameter->string_values()) {
+                std::error_code ec;
+                if (value.empty()) continue;
+                if (fs::is_regular_file(value, ec)) {
+                    check(value, *parameter);
+                } else if (fs::is_directory(value, ec)) {
+                    int seen = 0;
+                    for (fs::recursive_directory_iterator it(value, fs::directory_options::skip_permission_denied, ec), end;
+                         !ec && it != end && seen < 100000; it.increment(ec), ++seen) {
+                        if (it.depth() >= 3) it.disable_recursion_pending();
+                        check(it->path(), *parameter);
+                    }
+                }
+            }
+        }
+    }
 }
 
 std::string utc_now()
@@ -223,6 +272,11 @@ void build_chain(Chain& chain, Config& config, const Comm& comm, const RunOption
         }
         chain.output_path = chain.job.output();
         check_output_writable(chain.output_path);
+        std::vector<const Module*> modules{&chain.job, chain.likelihood.get(), chain.aggregation.get()};
+        for (const auto& sample : chain.samples) {
+            modules.insert(modules.end(), {sample.reader.get(), sample.selection.get(), sample.reco.get()});
+        }
+        check_output_is_not_an_input(modules, chain.output_path);
     });
 }
 

@@ -16,6 +16,7 @@ ra_deg = 10
 dec_deg = 5
 INI
 }
+good > "$WORK/good.ini"
 good > "$WORK/unknown_module.ini"; sed -i 's/type = point_source/type = point_sorce/' "$WORK/unknown_module.ini"
 good > "$WORK/unknown_key.ini"; echo "dec_degg = 3" >> "$WORK/unknown_key.ini"
 good > "$WORK/wrong_type.ini"; sed -i 's/ra_deg = 10/ra_deg = ten/' "$WORK/wrong_type.ini"
@@ -38,6 +39,24 @@ for np in 1 2; do
   expect_failure missing_config$np "nope.ini: cannot open" "$out" run_np $np run "$WORK/nope.ini"
   expect_failure set_override$np "--set likelihood.dec_deg: must be in [-90, 90]" "$out" \
     run_np $np run "$WORK/unknown_key.ini" --set likelihood.dec_deg=100
+done
+# An output that is an input (the file, a symbolic link to it, a hard link to it) is refused up
+# front and the input is left as it was.
+before=$(md5sum < "$sky")
+ln -s "$sky" "$WORK/symlink.h5"
+ln "$sky" "$WORK/hardlink.h5"
+for target in "$sky" "$WORK/symlink.h5" "$WORK/hardlink.h5"; do
+  for np in 1 2; do
+    name=output_is_input_$(basename "$target" .h5)$np
+    code=0
+    run_np $np run "$WORK/good.ini" --output "$target" > "$WORK/$name.out" 2> "$WORK/$name.err" || code=$?
+    [ "$code" -eq 1 ] || { cat "$WORK/$name.err"; fail "$name: exit code $code"; }
+    grep '^nusky: error' "$WORK/$name.err" | grep -qF "[reader] path: names $sky, which is the output file $target" \
+      || { cat "$WORK/$name.err"; fail "$name: the error does not name the input and the output"; }
+    [ "$(md5sum < "$sky")" = "$before" ] || fail "$name: the input was changed"
+    [ ! -e "$target.tmp" ] || fail "$name: left $target.tmp"
+    echo "ok: $name -> $(grep '^nusky: error' "$WORK/$name.err")"
+  done
 done
 # validate: 0 for a good config, 1 naming the key otherwise.
 good > "$WORK/good.ini"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Joint fits of several samples ([job] samples = a, b; PHYSICS.md section 10) through `nusky run`:
 # a sample fitted jointly with an exact copy of itself gives twice its TS and n_s, the same on
-# 1, 2 and 4 ranks; the shipped cascades + IC40 tracks config runs; what cannot run is refused.
+# 1, 2 and 4 ranks; joint trials are rank-independent; the shipped cascades + IC40 tracks config
+# runs; what cannot run is refused.
 source "$(dirname "$0")/lib/common.bash"
 sky=$(small_sky)
 # The selection and likelihood both configs share.
@@ -55,6 +56,27 @@ assert sel["n_read"] == 2 * f["selection/a"].attrs["n_read"]
 print("joint of a sample with its copy: ok")
 PY
 
+# Joint background trials: each sample scrambled with its own stream; the same rows on 1, 2 and 4
+# ranks, and a p-value for the observed fit.
+for np in 1 2 4; do
+  run_np $np run "$WORK/joint.ini" --output "$WORK/joint_trials$np.h5" --set job.task=trials --set job.trials=40 \
+    > "$WORK/joint_trials$np.log" 2>&1 || { cat "$WORK/joint_trials$np.log"; fail "joint trials np $np"; }
+done
+for np in 2 4; do
+  h5diff "$WORK/joint_trials1.h5" "$WORK/joint_trials$np.h5" /trials /trials > /dev/null \
+    || fail "joint trials differ between 1 and $np ranks"
+done
+"$PY" - "$WORK/joint_trials2.h5" "$WORK/joint2.h5" <<'PY'
+import h5py, sys
+f = h5py.File(sys.argv[1])
+ts = f["trials/ts"][:]
+assert len(ts) == 40 and (ts >= 0).all() and ts.max() > 0, ts
+assert abs(f["fit"].attrs["ts"] - h5py.File(sys.argv[2])["fit"].attrs["ts"]) == 0
+p = f["fit"].attrs["p_value"]
+assert 0 < p <= 1, p
+print("joint trials: %d rows, median TS %.3f, p-value of the observed fit %.3f" % (len(ts), sorted(ts)[20], p))
+PY
+
 # The shipped joint config (cascades + IC40 tracks), from the repository root, with a smaller
 # simulated cascade sky to keep the test short.
 (cd "$NUSKY_SOURCE_DIR" && run_np 2 run configs/point_source_joint.ini --output "$WORK/ps_joint.h5" \
@@ -81,8 +103,8 @@ PY
 out=$WORK/refused.h5
 joint | sed 's/type = point_source/type = template/; /ra_deg\|dec_deg/d' > "$WORK/template.ini"
 expect_failure joint_template "likelihood 'template' fits one sample" "$out" run_np 2 run "$WORK/template.ini" --output "$out"
-expect_failure joint_trials "joint samples with task fit" "$out" \
-  run_np 2 run "$WORK/joint.ini" --output "$out" --set job.task=trials --set job.trials=10
+expect_failure joint_scan "joint samples with tasks fit and trials" "$out" \
+  run_np 2 run "$WORK/joint.ini" --output "$out" --set job.task=scan --set job.nside=64
 expect_failure joint_unknown_sample "[reader.c]: no sample 'c'" "$out" \
   run_np 1 run "$WORK/joint.ini" --output "$out" --set reader.c.type=hdf5_events
 echo "joint_samples: ok"

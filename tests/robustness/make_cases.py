@@ -427,6 +427,11 @@ os.makedirs(os.path.join(work, "readonly"), exist_ok=True)
 os.chmod(os.path.join(work, "readonly"), 0o555)
 out_case("output_readonly_dir", "output directory %s/readonly is not writable" % work,
          os.path.join(work, "readonly", "result.h5"), flags="perm")
+# The output is an input: the events file itself, or a link to it (compared by device and inode).
+out_case("output_is_input", "[reader] path: names %s, which is the output file %s" % (good_text, good_text), good_text)
+os.symlink(good_text, os.path.join(work, "out", "link_to_events.csv"))
+out_case("output_links_to_input", "which is the output file %s" % os.path.join(work, "out", "link_to_events.csv"),
+         os.path.join(work, "out", "link_to_events.csv"))
 
 with open(os.path.join(work, "cases.tsv"), "w") as f:
     for c in cases:

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace nusky {
@@ -24,6 +25,11 @@ public:
     // Parses the config text; throws Error naming `where` on a bad value.
     virtual void parse(const std::string& text, const std::string& where) = 0;
     bool was_set() const { return !where_.empty(); }
+    // The value as strings when the parameter is a string or a list of strings (else empty):
+    // what may name a file, for checks across modules such as "the output is not an input".
+    virtual std::vector<std::string> string_values() const { return {}; }
+    // Where the value was set ("FILE: [section] key" or "--set section.key"); empty for a default.
+    const std::string& where() const { return where_; }
     // An error about this parameter's value, naming where it was set.
     Error error(const std::string& message) const;
 
@@ -66,6 +72,12 @@ public:
         where_ = where;
     }
     void set(T value) { value_ = std::move(value); }
+    std::vector<std::string> string_values() const override
+    {
+        if constexpr (std::is_same_v<T, std::string>) return {value_};
+        else if constexpr (std::is_same_v<T, std::vector<std::string>>) return value_;
+        else return {};
+    }
 
 private:
     T default_;

@@ -4,7 +4,7 @@
 // A CounterRng is a pure function of (seed, stream, index): the draws for event `index` of
 // stream `stream` (a simulation component, a trial number, ...) never depend on which rank
 // generates them or on what was generated before. Key = (seed, kKeyTag); counter =
-// (stream, index, block, 0); each block gives four 64-bit outputs, consumed in order.
+// (stream, index, block, sample); each block gives four 64-bit outputs, consumed in order.
 // Typical uses:
 //   simulation:  CounterRng rng(seed, kStreamBackground, event_index);
 //   RA scramble: CounterRng rng(seed, trial, event_index); ra = rng.uniform(0, 2 pi);
@@ -21,10 +21,12 @@ class CounterRng {
 public:
     using Engine = r123::Philox4x64;
 
-    CounterRng(std::uint64_t seed, std::uint64_t stream, std::uint64_t index)
+    // `sample`: the sample of a job of several samples (its position in [job] samples), so that
+    // each sample's trials draw from their own streams; sample 0 is the single-sample stream.
+    CounterRng(std::uint64_t seed, std::uint64_t stream, std::uint64_t index, std::uint64_t sample = 0)
     {
         key_ = {{seed, kKeyTag}};
-        ctr_ = {{stream, index, 0, 0}};
+        ctr_ = {{stream, index, 0, sample}};
     }
 
     // Moves to the n-th 64-bit draw of this (seed, stream, index) sequence (0-based; draws

@@ -258,11 +258,11 @@ FitResult PointSourceEvents::trial(std::uint64_t seed, std::int64_t trial, const
     return fit_all(source, reduce_nothing);
 }
 
-void PointSourceEvents::scramble(std::uint64_t seed, std::int64_t trial)
+void PointSourceEvents::scramble(std::uint64_t seed, std::int64_t trial, std::uint64_t sample)
 {
-    // One stream per trial; event i takes the i-th draw of that stream.
+    // One stream per trial (and sample); event i takes the i-th draw of that stream.
     // (RA = 2 pi u; cos and sin through ra_cos_sin.)
-    CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
+    CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0, sample);
     const RaTable& table = ra_table();
     rng.fill_uniform(draws_.data(), draws_.size());
     for (Eigen::Index i = 0; i < x_.size(); ++i) {
@@ -355,9 +355,9 @@ public:
 
     void prepare(RunContext& context) override
     {
-        if (context.job.samples().size() > 1 && context.job.task() != "fit") {
-            throw context.job.task.error("point_source fits joint samples with task fit; trials, scan, inject and "
-                                         "sensitivity of joint samples are not available yet");
+        if (context.job.samples().size() > 1 && context.job.task() != "fit" && context.job.task() != "trials") {
+            throw context.job.task.error("point_source runs joint samples with tasks fit and trials; scan, inject "
+                                         "and sensitivity of joint samples are not available yet");
         }
         check_injection_job(context.job);
         if (context.job.task() != "scan") return;
@@ -435,22 +435,54 @@ public:
 private:
     BackgroundTs background_;  // task scan with background_trials
 
-    // The joint fit of PHYSICS.md section 10: each sample with its own PDFs and yield.
+    // One event set per sample (this rank's shares for the observed fit, or replicas of the whole
+    // samples for trials), with their spatial S / B at the source, as the joint fit's terms.
+    struct JointEventSets {
+        std::vector<std::unique_ptr<PointSourceEvents>> events;
+        std::vector<Eigen::ArrayXd> spatial;
+        std::vector<JointSampleTerm> terms;
+
+        JointEventSets(const std::vector<const Events*>& sets, const std::vector<Sample>& samples,
+                       const std::vector<std::unique_ptr<PointSourcePdfs>>& pdfs,
+                       const std::vector<PointSourceYield>& yields)
+            : events(sets.size()), spatial(sets.size()), terms(sets.size())
+        {
+            for (std::size_t k = 0; k < sets.size(); ++k) {
+                events[k] = std::make_unique<PointSourceEvents>(*sets[k], *pdfs[k],
+                                                                static_cast<double>(samples[k].n_events));
+                terms[k].name = samples[k].name;
+                terms[k].n_local = static_cast<std::size_t>(sets[k]->size());
+                terms[k].n_total = static_cast<double>(samples[k].n_events);
+                terms[k].sob_at_gamma = [this, k](double gamma, double* out) {
+                    events[k]->ratios().multiply(gamma, spatial[k].data(), out);
+                };
+                terms[k].yield = [&yields, k](double gamma) { return yields[k](gamma); };
+            }
+        }
+        JointEventSets(const JointEventSets&) = delete;  // the terms point into this object
+        JointEventSets& operator=(const JointEventSets&) = delete;
+        void spatial_at(const UnitVector& source)
+        {
+            for (std::size_t k = 0; k < events.size(); ++k) events[k]->spatial_sob(source, spatial[k]);
+        }
+    };
+
+    // The joint fit of PHYSICS.md section 10 (each sample with its own PDFs and yield), and for
+    // task trials its background trials: each sample scrambled with its own stream.
     void run_joint_fit(std::vector<Sample>& samples, RunContext& context)
     {
         const Comm& comm = context.comm;
         const UnitVector source = unit_vector(ra_deg() * deg, dec_deg() * deg);
         const std::size_t n = samples.size();
         std::vector<std::unique_ptr<PointSourcePdfs>> pdfs(n);
-        std::vector<std::unique_ptr<PointSourceEvents>> events(n);
         std::vector<PointSourceYield> yields;
-        std::vector<Eigen::ArrayXd> spatial(n);
-        std::vector<JointSampleTerm> terms(n);
+        std::vector<const Events*> shards;
         bool any_energy = false;
         for (std::size_t k = 0; k < n; ++k) {
             Sample& s = samples[k];
             pdfs[k] = std::make_unique<PointSourcePdfs>(s.events.data, s.events.mc, comm, settings());
-            events[k] = std::make_unique<PointSourceEvents>(s.events.data, *pdfs[k], static_cast<double>(s.n_events));
+            shards.push_back(&s.events.data);
+            any_energy = any_energy || pdfs[k]->energy.has_value();
             const bool any_mc = comm.sum(static_cast<std::int64_t>(s.events.mc.size())) > 0;
             if (any_mc) {
                 yields.push_back(PointSourceYield::from_mc(s.events.mc, dec_deg() * deg, inject_band_deg() * deg,
@@ -463,23 +495,15 @@ private:
                             " has neither MC nor an effective area, so its signal yield (its share of n_s in "
                             "the joint fit) is unknown");
             }
-            events[k]->spatial_sob(source, spatial[k]);
-            any_energy = any_energy || events[k]->has_energy();
-            JointSampleTerm& t = terms[k];
-            t.name = s.name;
-            t.n_local = static_cast<std::size_t>(s.events.data.size());
-            t.n_total = static_cast<double>(s.n_events);
-        }
-        for (std::size_t k = 0; k < n; ++k) {
-            terms[k].sob_at_gamma = [&, k](double gamma, double* out) {
-                events[k]->ratios().multiply(gamma, spatial[k].data(), out);
-            };
-            terms[k].yield = [&, k](double gamma) { return yields[k](gamma); };
         }
         FitSettings fit_settings;
         if (!any_energy) fit_settings.gamma_min = fit_settings.gamma_max = yield_gamma();
+        // The observed fit: events stay sharded, sums are reduced.
+        JointEventSets observed(shards, samples, pdfs, yields);
+        observed.spatial_at(source);
         auto reduce = [&comm](double* values, int count) { comm.sum(values, count); };
-        const JointFitResult joint = fit_joint(terms, fit_settings, reduce);
+        const JointFitResult joint = fit_joint(observed.terms, fit_settings, reduce);
+        const auto& events = observed.events;
 
         std::int64_t n_total = 0;
         for (const auto& s : samples) n_total += s.n_events;
@@ -509,6 +533,27 @@ private:
                     std::to_string(100.0 * joint.fraction[k]) + " % of the yield)";
         }
         log::info(line);
+        if (context.job.task() != "trials") return;
+
+        // Background trials: every rank holds every sample whole and runs its own trials; trial t
+        // scrambles sample k with stream (seed, t, event, k), so rows do not depend on ranks.
+        std::vector<Events> whole(n);
+        std::vector<const Events*> replicas;
+        for (std::size_t k = 0; k < n; ++k) {
+            whole[k] = samples[k].events.data.allgather(comm);
+            replicas.push_back(&whole[k]);
+        }
+        JointEventSets replica(replicas, samples, pdfs, yields);
+        const double no_gamma = std::numeric_limits<double>::quiet_NaN();
+        auto campaign = make_campaign(context, "joint point-source trials");
+        auto block = run_trial_campaign(campaign, comm, [&](std::int64_t trial) {
+            for (std::size_t k = 0; k < n; ++k) replica.events[k]->scramble(campaign.seed, trial, samples[k].stream);
+            replica.spatial_at(source);
+            const auto r = fit_joint(replica.terms, fit_settings, reduce_nothing);
+            return TrialResult{r.fit.ts, r.fit.ns, any_energy ? r.fit.gamma : no_gamma};
+        });
+        store_trials(campaign, block, context.results, comm);
+        record_pvalue(joint.fit.ts, block, context);
     }
 };
 

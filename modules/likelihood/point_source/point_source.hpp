@@ -65,8 +65,9 @@ public:
     FitResult trial(std::uint64_t seed, std::int64_t trial, const UnitVector& source);
     static constexpr double kDropSob = 1e-12;
     // Redraws every event's right ascension for background trial `trial` (RA scrambling),
-    // keyed by (seed, trial, event index + first_index) so results do not depend on ranks.
-    void scramble(std::uint64_t seed, std::int64_t trial);
+    // keyed by (seed, trial, event index, sample) so results do not depend on ranks; `sample`
+    // is the sample's stream in a job of several samples (0: the single-sample stream).
+    void scramble(std::uint64_t seed, std::int64_t trial, std::uint64_t sample = 0);
     // S_i / B_i at a source.
     void spatial_sob(const UnitVector& source, Eigen::ArrayXd& out) const;
     bool has_energy() const { return has_energy_; }
