@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Shows that a change keeps the shipped configs' results: runs /fit, /trials and /scan of
+# configs/*.ini with two nusky builds (2 ranks) and compares them with h5diff.
+#   bench/shipped_identical.sh BEFORE/bin/nusky AFTER/bin/nusky
+# Build BEFORE from the commit to compare with, for example:
+#   git worktree add /tmp/before <commit> && (cd /tmp/before && scripts/build)
+# Run it from the repository root; it needs about a minute per build.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+source "$root/scripts/mpi-env"
+before=$(realpath "$1") after=$(realpath "$2")
+work=$(mktemp -d /tmp/nusky_identical.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+export NUSKY_DATA_DIR=${NUSKY_DATA_DIR:-$root/data}
+run() {  # run BIN TAG
+  local bin=$1 tag=$2
+  mpirun -np 2 --oversubscribe "$bin" run configs/galactic_plane_pi0.ini --output "$work/pi0_fit_$tag.h5"
+  mpirun -np 2 --oversubscribe "$bin" run configs/galactic_plane_pi0.ini --set job.task=trials --set job.trials=300 \
+    --output "$work/pi0_trials_$tag.h5"
+  mpirun -np 2 --oversubscribe "$bin" run configs/point_source_ic40.ini --output "$work/ic40_fit_$tag.h5"
+  mpirun -np 2 --oversubscribe "$bin" run configs/point_source_ic40.ini --set job.task=trials --set job.trials=2000 \
+    --output "$work/ic40_trials_$tag.h5"
+  mpirun -np 2 --oversubscribe "$bin" run configs/allsky_scan_cascades.ini --output "$work/scan_$tag.h5"
+}
+cd "$root"
+run "$before" before > "$work/before.log" 2>&1 || { cat "$work/before.log"; exit 1; }
+run "$after" after > "$work/after.log" 2>&1 || { cat "$work/after.log"; exit 1; }
+status=0
+compare() {  # compare FILE OBJECT
+  if h5diff "$work/$1_before.h5" "$work/$1_after.h5" "$2" "$2" > /dev/null; then
+    echo "identical: $1 $2"
+  else
+    echo "DIFFERENT: $1 $2"; status=1
+  fi
+}
+compare pi0_fit /fit; compare ic40_fit /fit
+compare pi0_trials /trials; compare ic40_trials /trials
+# /scan's own attributes hold timings; its datasets are the results.
+for d in ts ns gamma mlog10p n_kept hotspots; do compare scan /scan/$d; done
+compare scan /scan_background
+exit $status
