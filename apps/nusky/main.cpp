@@ -4,6 +4,7 @@
 
 #include "nusky/chain.hpp"
 #include "nusky/error.hpp"
+#include "nusky/h5.hpp"
 #include "nusky/log.hpp"
 #include "nusky/mpi.hpp"
 
@@ -43,6 +44,22 @@ const char* usage_text =
 
 }  // namespace
 
+namespace {
+
+// Ends the program with `code`. After a file could not be closed (a full disk) HDF5 would crash
+// closing it again inside MPI_Finalize, so the process then exits without finalizing: every rank
+// gets here alike (the failed close was agreed on collectively).
+int finish(int code)
+{
+    if (nusky::h5_file_left_open()) {
+        std::fflush(nullptr);
+        std::_Exit(code);
+    }
+    return code;
+}
+
+}  // namespace
+
 int main(int argc, char** argv)
 {
     nusky::MpiSession session(argc, argv);
@@ -65,14 +82,14 @@ int main(int argc, char** argv)
         std::vector<std::string> rest(args.begin() + 1, args.end());
         return command.run(rest, comm);
     } catch (const nusky::StepFailed&) {
-        return 1;  // reported by the failing rank
+        return finish(1);  // reported by the failing rank
     } catch (const nusky::UsageError& e) {
         if (comm.is_root()) std::fprintf(stderr, "nusky: %s\n(see nusky --help)\n", e.what());
         return 1;
     } catch (const nusky::Error& e) {
         // The same on every rank (arguments, config text): rank 0 speaks for all.
         if (comm.is_root()) nusky::log::error(e.what());
-        return 1;
+        return finish(1);
     } catch (const std::exception& e) {
         nusky::log::error(std::string("internal error: ") + e.what());
         comm.abort(2);

@@ -357,6 +357,10 @@ RunSummary run_chain(Config& config, const Comm& comm, const RunOptions& options
     log::info("running task '" + job.task() + "' with likelihood '" + likelihood->module_name() + "'");
     try {
         likelihood->run_samples(samples, context);
+    } catch (const CollectiveError& e) {
+        // Every rank threw it alike (a failed collective write): one report, a clean exit.
+        if (comm.is_root()) log::error(e.what());
+        throw StepFailed{};
     } catch (const Error& e) {
         // Inside the likelihood other ranks may be waiting in a collective: end them all.
         log::error(e.what());

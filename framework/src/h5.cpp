@@ -4,6 +4,9 @@
 #include "nusky/mpi.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <fcntl.h>
+#include <unistd.h>
 #include <cstring>
 #include <fstream>
 
@@ -19,11 +22,19 @@ H5Handle& H5Handle::operator=(H5Handle&& other) noexcept
     return *this;
 }
 
+namespace {
+bool g_file_left_open = false;  // a file whose close failed (a full disk): see h5_file_left_open()
+}  // namespace
+
+bool h5_file_left_open() { return g_file_left_open; }
+
 void H5Handle::reset()
 {
     if (id_ < 0) return;
     switch (H5Iget_type(id_)) {
-    case H5I_FILE: H5Fclose(id_); break;
+    case H5I_FILE:
+        if (H5Fclose(id_) < 0) g_file_left_open = true;
+        break;
     case H5I_GROUP: H5Gclose(id_); break;
     case H5I_DATASET: H5Dclose(id_); break;
     case H5I_DATASPACE: H5Sclose(id_); break;
@@ -52,6 +63,66 @@ hid_t h5_check(hid_t result, const std::string& context, const std::string& what
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, innermost_message, &detail);
     H5Eclear2(H5E_DEFAULT);
     throw Error(context + ": " + what + (detail.empty() ? "" : " (" + detail + ")"));
+}
+
+void h5_agree(herr_t status, const Comm& comm, const std::string& path, const std::string& what)
+{
+    std::string detail;
+    if (status < 0) {
+        H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, innermost_message, &detail);
+        H5Eclear2(H5E_DEFAULT);
+        if (detail.empty()) detail = "HDF5 error";
+    }
+    // The lowest failing rank (size when none) tells its reason to all.
+    const int failing = -static_cast<int>(comm.max(-static_cast<double>(status < 0 ? comm.rank() : comm.size())));
+    if (failing == comm.size()) return;
+    comm.broadcast(detail, failing);
+    throw CollectiveError(path + ": " + what + " failed (" + detail + "; is the disk full or the quota exceeded?)");
+}
+
+void h5_close_parallel(H5Handle& file, const Comm& comm, const std::string& path)
+{
+    if (file.get() < 0) return;
+    // Ownership is given up first: a failed close is not retried by the destructor.
+    const hid_t id = file.release();
+    const herr_t status = H5Fclose(id);
+    if (status < 0) g_file_left_open = true;
+    h5_agree(status, comm, path, "closing the file");
+}
+
+void h5_abandon(H5Handle& file)
+{
+    if (file.get() < 0) return;
+    file.release();
+    g_file_left_open = true;
+}
+
+void h5_reserve_space(const std::string& path, std::int64_t bytes, const Comm& comm)
+{
+    int error = 0;
+    if (comm.is_root()) {
+        const int fd = ::open(path.c_str(), O_WRONLY);
+        error = fd < 0 ? errno : ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+        if (fd >= 0) ::close(fd);
+        // A filesystem without fallocate: nothing reserved, the writes' own checks remain.
+        if (error == EOPNOTSUPP || error == ENOSYS || error == EINVAL) error = 0;
+    }
+    std::string reason = error ? std::strerror(error) : "";
+    const int failing = -static_cast<int>(comm.max(-static_cast<double>(error ? comm.rank() : comm.size())));
+    if (failing == comm.size()) return;
+    comm.broadcast(reason, failing);
+    throw CollectiveError(path + ": cannot reserve " + std::to_string(bytes >> 10) + " KiB for the file (" + reason +
+                          "; is the disk full or the quota exceeded?)");
+}
+
+std::string h5_file_name(hid_t object)
+{
+    const ssize_t n = H5Fget_name(object, nullptr, 0);
+    if (n <= 0) return "results";
+    std::string name(static_cast<std::size_t>(n) + 1, '\0');
+    H5Fget_name(object, name.data(), name.size());
+    name.resize(static_cast<std::size_t>(n));
+    return name;
 }
 
 void h5_silence_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
@@ -357,9 +428,59 @@ void h5_write_dataset(hid_t file, const std::string& group_path, const std::stri
     if (local_count == 0) H5Sselect_none(memory_space);
     H5Handle transfer(H5Pcreate(H5P_DATASET_XFER));
     H5Pset_dxpl_mpio(transfer, H5FD_MPIO_COLLECTIVE);
-    h5_check(H5Dwrite(d, memory_type, memory_space, file_space, transfer, data), "results",
-             "collective write of " + full + " failed");
+    h5_agree(H5Dwrite(d, memory_type, memory_space, file_space, transfer, data), comm, h5_file_name(d),
+             "collective write of " + full);
     for (const auto& [attribute, value] : dataset.attributes) h5_write_attribute(d, attribute, value);
+}
+
+bool h5_rows_read_back(hid_t file, const std::string& dataset, std::int64_t begin, const void* expected,
+                       std::size_t count, hid_t memory_type)
+{
+    if (count == 0) return true;
+    h5_silence_errors();
+    const hid_t d = H5Dopen2(file, dataset.c_str(), H5P_DEFAULT);
+    if (d < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return false;
+    }
+    H5Handle handle(d);
+    H5Handle space(H5Dget_space(d));
+    hsize_t start[1] = {static_cast<hsize_t>(begin)}, n[1] = {count};
+    if (H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, n, nullptr) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return false;
+    }
+    H5Handle memory(H5Screate_simple(1, n, nullptr));
+    const std::size_t bytes = count * H5Tget_size(memory_type);
+    std::vector<char> got(bytes);
+    if (H5Dread(d, memory_type, memory, space, H5P_DEFAULT, got.data()) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return false;
+    }
+    return std::memcmp(got.data(), expected, bytes) == 0;
+}
+
+void h5_verify_results(const std::string& path, const Results& results, const Comm& comm)
+{
+    // Reopened, so that what is compared comes from the file, not from HDF5's caches.
+    h5_silence_errors();
+    auto fapl = mpio_access(comm, path);
+    const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl);
+    H5Handle file(id);
+    h5_agree(id < 0 ? -1 : 0, comm, path, "reading back the written file");
+    bool ok = true;
+    for (const auto& [group_path, group] : results.groups) {
+        for (const auto& [name, dataset] : group.datasets) {
+            const std::string full = group_path + "/" + name;
+            if (const auto* d = std::get_if<std::vector<double>>(&dataset.local)) {
+                ok = ok && h5_rows_read_back(file, full, dataset.offset, d->data(), d->size(), H5T_NATIVE_DOUBLE);
+            } else if (const auto* i = std::get_if<std::vector<std::int64_t>>(&dataset.local)) {
+                ok = ok && h5_rows_read_back(file, full, dataset.offset, i->data(), i->size(), H5T_NATIVE_INT64);
+            }
+        }
+    }
+    h5_agree(ok ? 0 : -1, comm, path, "reading back the written data (it differs from what was written)");
+    h5_close_parallel(file, comm, path);
 }
 
 void h5_write_results(hid_t file, const Results& results, const Comm& comm)

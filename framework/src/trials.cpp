@@ -32,11 +32,30 @@ std::string finished_checkpoint_path(const TrialCampaign& c) { return c.output_p
 
 const char* kColumns[] = {"ts", "ns", "gamma"};
 
+void write_rows(hid_t file, const std::string& path, const char* name, std::int64_t begin,
+                const void* data, std::size_t count, hid_t memory_type, const Comm& comm);
+void fill_checkpoint(const TrialCampaign& c, H5Handle& file, const Comm& comm);
+
 // The checkpoint file: /trials/{ts,ns,gamma,done} for the whole campaign, plus the identity
 // of the run (config, version, seed, range) that a resume must match.
 void create_checkpoint(const TrialCampaign& c, const Comm& comm)
 {
     auto file = h5_create_parallel(checkpoint_path(c), comm);
+    try {
+        fill_checkpoint(c, file, comm);
+    } catch (const CollectiveError&) {
+        // Nothing of the campaign is in it yet: drop it (unclosed: its close could hang on a
+        // full disk) and remove it.
+        h5_abandon(file);
+        std::error_code ec;
+        if (comm.is_root()) std::filesystem::remove(checkpoint_path(c), ec);
+        throw;
+    }
+    h5_close_parallel(file, comm, checkpoint_path(c));
+}
+
+void fill_checkpoint(const TrialCampaign& c, H5Handle& file, const Comm& comm)
+{
     auto group = h5_ensure_group(file, "/checkpoint");
     h5_write_attribute(group, "config", c.config_text);
     h5_write_attribute(group, "nusky_version", c.code_version);
@@ -47,11 +66,21 @@ void create_checkpoint(const TrialCampaign& c, const Comm& comm)
     for (const char* name : {"ts", "ns", "gamma", "done"}) {
         H5Handle space(H5Screate_simple(1, dims, nullptr));
         hid_t type = std::string(name) == "done" ? H5T_STD_I64LE : H5T_IEEE_F64LE;
+        // No fill at allocation: HDF5's fill write inside H5Dcreate can fail on one rank only
+        // (a full disk) and leave the others waiting; `done` is zeroed by a checked write instead.
         H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
-        H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC);  // unwritten rows read as 0 (not done)
-        H5Handle d(h5_check(H5Dcreate2(group, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT),
-                            checkpoint_path(c), std::string("create ") + name));
+        H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+        const hid_t id = H5Dcreate2(group, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        H5Handle d(id);
+        h5_agree(id < 0 ? -1 : 0, comm, checkpoint_path(c), std::string("creating /checkpoint/") + name);
     }
+    // The layout is fixed from here on: reserve its space, so that a disk that fills up later
+    // does not lose checkpoint rows.
+    // (Four 8-byte columns, and room for the metadata.)
+    h5_reserve_space(checkpoint_path(c), 32 * c.n_trials + (64 << 10), comm);
+    const Range mine = block_range(c.n_trials, comm.rank(), comm.size());
+    const std::vector<std::int64_t> not_done(static_cast<std::size_t>(mine.size()), 0);
+    write_rows(file, checkpoint_path(c), "done", mine.begin, not_done.data(), not_done.size(), H5T_NATIVE_INT64, comm);
 }
 
 // "[section] key" -> value of a Config::text().
@@ -110,7 +139,7 @@ void check_checkpoint_identity(const TrialCampaign& c, hid_t file)
 }
 
 void write_rows(hid_t file, const std::string& path, const char* name, std::int64_t begin,
-                const void* data, std::size_t count, hid_t memory_type)
+                const void* data, std::size_t count, hid_t memory_type, const Comm& comm)
 {
     std::string dataset = std::string("/checkpoint/") + name;
     H5Handle d(h5_check(H5Dopen2(file, dataset.c_str(), H5P_DEFAULT), path, dataset));
@@ -122,7 +151,12 @@ void write_rows(hid_t file, const std::string& path, const char* name, std::int6
     if (count == 0) H5Sselect_none(memory);
     H5Handle transfer(H5Pcreate(H5P_DATASET_XFER));
     H5Pset_dxpl_mpio(transfer, H5FD_MPIO_COLLECTIVE);
-    h5_check(H5Dwrite(d, memory_type, memory, space, transfer, data), path, "checkpoint write");
+    h5_agree(H5Dwrite(d, memory_type, memory, space, transfer, data), comm, path, "checkpoint write of " + dataset);
+    // Open MPI's collective writes can lose a full disk's data without an error: flush, then
+    // read the rows back (a row is only marked done after its values read back).
+    h5_agree(H5Fflush(file, H5F_SCOPE_GLOBAL), comm, path, "checkpoint flush");
+    h5_agree(h5_rows_read_back(file, dataset, begin, data, count, memory_type) ? 0 : -1, comm, path,
+             "reading back the checkpoint rows of " + dataset);
 }
 
 }  // namespace
@@ -172,6 +206,9 @@ TrialBlock run_trial_campaign(const TrialCampaign& c, const Comm& comm,
     Progress progress(c.label, c.n_trials, comm.is_root());
     {
     auto file = h5_open_parallel(ckpt, comm, /*writable=*/true);
+    try {
+    // HDF5 trims a file to its allocated size when it closes it: reserve the space again.
+    h5_reserve_space(ckpt, 32 * c.n_trials + (64 << 10), comm);
     const std::int64_t per_round = c.checkpoint_every;
     const std::int64_t longest = block_range(c.n_trials, 0, comm.size()).size();  // rank 0 has the most
     const std::int64_t rounds = (longest + per_round - 1) / per_round;
@@ -196,13 +233,19 @@ TrialBlock run_trial_campaign(const TrialCampaign& c, const Comm& comm,
                 const auto& r = block.results[static_cast<std::size_t>(begin) + j];
                 column[j] = col == 0 ? r.ts : col == 1 ? r.ns : r.gamma;
             }
-            write_rows(file, ckpt, kColumns[col], mine.begin + begin, column.data(), count, H5T_NATIVE_DOUBLE);
+            write_rows(file, ckpt, kColumns[col], mine.begin + begin, column.data(), count, H5T_NATIVE_DOUBLE, comm);
         }
-        write_rows(file, ckpt, "done", mine.begin + begin, done.data() + begin, count, H5T_NATIVE_INT64);
-        H5Fflush(file, H5F_SCOPE_GLOBAL);
+        write_rows(file, ckpt, "done", mine.begin + begin, done.data() + begin, count, H5T_NATIVE_INT64, comm);
         progress.update(estimate());
     }
-    }  // the checkpoint file is closed here, on every rank
+    } catch (const CollectiveError&) {
+        // PATH.tmp keeps every round that read back whole; --resume continues from it. Closing
+        // could hang on the same failure, so the file is dropped unclosed.
+        h5_abandon(file);
+        throw;
+    }
+    h5_close_parallel(file, comm, ckpt);
+    }  // the checkpoint file is closed, on every rank
     progress.finish();
     comm.barrier();
     if (comm.is_root()) fs::rename(ckpt, finished_checkpoint_path(c));

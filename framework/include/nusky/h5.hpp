@@ -26,6 +26,13 @@ public:
     hid_t get() const { return id_; }
     operator hid_t() const { return id_; }
     void reset();
+    // Gives up ownership without closing.
+    hid_t release()
+    {
+        const hid_t id = id_;
+        id_ = H5I_INVALID_HID;
+        return id;
+    }
 
 private:
     hid_t id_ = H5I_INVALID_HID;
@@ -33,6 +40,36 @@ private:
 
 // Throws Error("<context>: <what>: <innermost HDF5 message>") when the call failed (< 0).
 hid_t h5_check(hid_t result, const std::string& context, const std::string& what);
+// For collective writes, where an I/O error (a full disk) may hit some ranks only: every rank
+// learns whether any rank's `status` is < 0 (one reduction) and then all throw the same
+// CollectiveError("<path>: <what> failed: <reason>"), so that no rank is left waiting in the next
+// collective. The reason is the lowest failing rank's HDF5 message.
+void h5_agree(herr_t status, const Comm& comm, const std::string& path, const std::string& what);
+// Closes a file opened through MPI-IO (the last metadata and data are flushed here) and checks
+// that the close worked on every rank (h5_agree).
+void h5_close_parallel(H5Handle& file, const Comm& comm, const std::string& path);
+// Whether rows [begin, begin + count) of a 1-D dataset read back bitwise equal to `expected`
+// (independent I/O; false also when the dataset cannot be opened or read).
+bool h5_rows_read_back(hid_t file, const std::string& dataset, std::int64_t begin, const void* expected,
+                       std::size_t count, hid_t memory_type);
+// Reopens a closed results file (collective) and checks that every rank's blocks of the numeric
+// datasets read back as written: Open MPI's collective writes can lose the data of a full disk
+// without reporting it. Throws CollectiveError (h5_agree) when the file cannot be opened or
+// anything differs.
+void h5_verify_results(const std::string& path, const Results& results, const Comm& comm);
+// Gives up a file that cannot be closed safely (a write failed on a full disk, and a close would
+// flush into the same failure, on some ranks only): the handle is dropped unclosed, and the
+// program then ends without MPI_Finalize (h5_file_left_open()).
+void h5_abandon(H5Handle& file);
+// Reserves the first `bytes` of a file on disk (rank 0, posix_fallocate), so that the writes
+// into a file of fixed layout (a trial checkpoint) cannot run out of space later; collective.
+// Throws CollectiveError when the space is not there. A no-op where the filesystem cannot.
+void h5_reserve_space(const std::string& path, std::int64_t bytes, const Comm& comm);
+// True once closing a file has failed (the last flush of a full disk): HDF5 then still holds the
+// file and would crash closing it again at MPI_Finalize, so the program ends without finalizing.
+bool h5_file_left_open();
+// The name of the file an HDF5 object belongs to ("results" when unknown).
+std::string h5_file_name(hid_t object);
 // Silences HDF5's own printing of error stacks (we report them through exceptions).
 void h5_silence_errors();
 bool is_hdf5_file(const std::string& path);

@@ -1,5 +1,6 @@
 // Aggregation `hdf5_results`: every rank's results written collectively into one parallel
 // HDF5 file, first as PATH.tmp, renamed to PATH by rank 0 once the file is closed.
+#include "nusky/error.hpp"
 #include "nusky/h5.hpp"
 #include "nusky/log.hpp"
 #include "nusky/mpi.hpp"
@@ -17,10 +18,24 @@ public:
     void write(RunContext& context) override
     {
         const std::string tmp = context.output_path + ".tmp";
-        {
+        try {
             auto file = h5_create_parallel(tmp, context.comm);
             h5_write_results(file, context.results, context.comm);
-        }  // closed (collectively) before the rename
+            h5_close_parallel(file, context.comm, tmp);  // collectively, before the rename
+            h5_verify_results(tmp, context.results, context.comm);
+        } catch (const CollectiveError&) {
+            // A results file that could not be written whole (a full disk) is removed once every
+            // rank has closed it: nothing half-written stays behind. (A trial campaign's
+            // checkpoint is PATH.ckpt by now, and stays.)
+            context.comm.barrier();
+            std::error_code ec;
+            if (context.comm.is_root()) std::filesystem::remove(tmp, ec);
+            throw;
+        } catch (const Error&) {
+            std::error_code ec;
+            if (context.comm.is_root()) std::filesystem::remove(tmp, ec);
+            throw;
+        }
         context.comm.barrier();
         std::error_code ec;
         if (context.comm.is_root()) std::filesystem::rename(tmp, context.output_path, ec);
