@@ -5,14 +5,18 @@
 #include "nusky/registry.hpp"
 #include "nusky/stages.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <memory>
@@ -145,6 +149,49 @@ void check_output_is_not_an_input(const std::vector<const Module*>& modules, con
         }
     }
 }
+
+// PATH.lock, held (flock) by rank 0 while a job writes PATH, PATH.tmp and PATH.ckpt: a second
+// job on the same output is refused up front instead of the two overwriting each other's
+// checkpoint. Removed when the job ends; a killed job leaves it unlocked, and the next job
+// takes it over.
+class OutputLock {
+public:
+    OutputLock() = default;
+    OutputLock(const OutputLock&) = delete;
+    OutputLock& operator=(const OutputLock&) = delete;
+    ~OutputLock()
+    {
+        if (fd_ < 0) return;
+        ::unlink(path_.c_str());
+        ::close(fd_);
+    }
+    // Rank 0 only. Throws Error when another job holds the lock.
+    void take(const std::string& output)
+    {
+        path_ = output + ".lock";
+        fd_ = ::open(path_.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+        if (fd_ < 0) throw Error(path_ + ": cannot create the output's lock file: " + std::strerror(errno));
+        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            const int error = errno;
+            ::close(fd_);
+            fd_ = -1;
+            if (error == EWOULDBLOCK) {
+                throw Error(output + ": the output is being written by another job (it holds " + path_ +
+                            "); wait for it to end or choose another output path");
+            }
+            // A filesystem without flock (some NFS mounts): go on without the lock.
+            log::warn(path_ + ": cannot lock (" + std::strerror(error) + "); two jobs on this output would collide");
+            return;
+        }
+        // Whoever held it before and ended (or was killed) may have left text; say who holds it now.
+        const std::string who = "pid " + std::to_string(::getpid()) + "\n";
+        if (::ftruncate(fd_, 0) == 0) (void)!::write(fd_, who.data(), who.size());
+    }
+
+private:
+    std::string path_;
+    int fd_ = -1;
+};
 
 std::string utc_now()
 {
@@ -300,6 +347,10 @@ RunSummary run_chain(Config& config, const Comm& comm, const RunOptions& options
     std::string output_path = chain.output_path;
     Results results;
 
+    OutputLock lock;
+    collective_step(comm, [&] {
+        if (comm.is_root()) lock.take(output_path);
+    });
     RunContext context{comm, job, config, results, output_path, options.resume};
     collective_step(comm, [&] { likelihood->prepare(context); });
 
