@@ -16,7 +16,7 @@ sources() {  # the sources each target needs besides fuzz/fuzz_NAME.cpp
   case $1 in
     text_events) echo modules/readers/icecube_public/icecube_text.cpp framework/src/text_table.cpp ;;
     npy) echo modules/readers/npy_events/npy.cpp ;;
-    catalog) echo modules/likelihood/common/catalog.cpp modules/likelihood/common/spatial_pdf.cpp \
+    catalog) echo modules/likelihood/common/catalog.cpp modules/likelihood/common/spatial_pdf.cpp framework/src/log.cpp \
                   framework/src/text_table.cpp ;;
     config) echo framework/src/config.cpp -lboost_program_options ;;
     *) echo "fuzz/build.sh: unknown target $1" >&2; return 1 ;;
