@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -253,10 +252,7 @@ std::vector<SampleChain> build_samples(const Config& config, const JobSpec& job)
     }
     for (std::size_t i = 0; i < names.size(); ++i) {
         const auto& name = names[i];
-        const bool valid = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-        });
-        if (!valid) throw job.samples.error("'" + name + "' is not a sample name (letters, digits, '_', '-')");
+        if (!Config::is_sample_name(name)) throw job.samples.error("'" + name + "' is not a sample name (letters, digits, '_', '-')");
         if (std::find(names.begin(), names.begin() + static_cast<std::ptrdiff_t>(i), name) !=
             names.begin() + static_cast<std::ptrdiff_t>(i))
             throw job.samples.error("sample '" + name + "' is named twice");

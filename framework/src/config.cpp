@@ -27,6 +27,13 @@ const std::vector<std::string>& Config::sample_stages()
     return names;
 }
 
+bool Config::is_sample_name(const std::string& name)
+{
+    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+    });
+}
+
 namespace {
 
 std::string trim(const std::string& s)
@@ -54,13 +61,6 @@ std::string describe_syntax_error(const std::string& text)
     return "invalid INI syntax";
 }
 
-bool is_sample_name(const std::string& name)
-{
-    return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-    });
-}
-
 bool known_section(const std::string& section)
 {
     const auto& names = Config::sections();
@@ -69,7 +69,7 @@ bool known_section(const std::string& section)
     if (dot == std::string::npos) return false;
     const auto& staged = Config::sample_stages();
     return std::find(staged.begin(), staged.end(), section.substr(0, dot)) != staged.end() &&
-           is_sample_name(section.substr(dot + 1));
+           Config::is_sample_name(section.substr(dot + 1));
 }
 
 const char* kSectionList =

@@ -22,6 +22,8 @@ public:
     static const std::vector<std::string>& sections();
     // The stages that have per-sample sections (STAGE.NAME): reader, selection, reco.
     static const std::vector<std::string>& sample_stages();
+    // A sample name: letters, digits, '_' and '-', not empty.
+    static bool is_sample_name(const std::string& name);
 
     // Reads the INI file and applies the overrides ("section.key=value").
     static Config load(const std::string& path, const std::vector<std::string>& overrides = {});

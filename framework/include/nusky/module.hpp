@@ -28,8 +28,6 @@ public:
     // The value as strings when the parameter is a string or a list of strings (else empty):
     // what may name a file, for checks across modules such as "the output is not an input".
     virtual std::vector<std::string> string_values() const { return {}; }
-    // Where the value was set ("FILE: [section] key" or "--set section.key"); empty for a default.
-    const std::string& where() const { return where_; }
     // An error about this parameter's value, naming where it was set.
     Error error(const std::string& message) const;
 
