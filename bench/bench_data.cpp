@@ -2,7 +2,7 @@
 
 #include "readers/icecube_public/icecube_text.hpp"
 #include "readers/simulation/simulate.hpp"
-#include "readers/simulation/simulation_reader.hpp"
+#include "nusky/data_dir.hpp"
 
 #include <cstdlib>
 #include <numbers>

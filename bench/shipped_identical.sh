@@ -12,6 +12,11 @@ before=$(realpath "$1") after=$(realpath "$2")
 work=$(mktemp -d /tmp/nusky_identical.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 export NUSKY_DATA_DIR=${NUSKY_DATA_DIR:-$root/data}
+sky_config() {  # sky_config LIKELIHOOD KEYS: a config on the simulated sky $work/sky.h5
+  printf '[job]\nseed = 5\n[reader]\ntype = hdf5_events\npath = %s\n[selection]\ntype = cuts\nsigma_max_deg = 90\n' \
+    "$work/sky.h5"
+  printf '[likelihood]\ntype = %s\n%s\n' "$1" "$2"
+}
 run() {  # run BIN TAG
   local bin=$1 tag=$2
   mpirun -np 2 --oversubscribe "$bin" run configs/galactic_plane_pi0.ini --output "$work/pi0_fit_$tag.h5"
@@ -21,6 +26,25 @@ run() {  # run BIN TAG
   mpirun -np 2 --oversubscribe "$bin" run configs/point_source_ic40.ini --set job.task=trials --set job.trials=2000 \
     --output "$work/ic40_trials_$tag.h5"
   mpirun -np 2 --oversubscribe "$bin" run configs/allsky_scan_cascades.ini --output "$work/scan_$tag.h5"
+  mpirun -np 2 --oversubscribe "$bin" run configs/point_source_joint.ini --output "$work/joint_fit_$tag.h5"
+  mpirun -np 2 --oversubscribe "$bin" run configs/point_source_joint.ini --set job.task=trials --set job.trials=300 \
+    --output "$work/joint_trials_$tag.h5"
+  # The other tasks and likelihoods on a simulated sky with MC (inject, sensitivity, stacking).
+  [ -f "$work/sky.h5" ] || "$bin" simulate --seed 11 --events 20000 --signal-events 300 --mc-events 100000 \
+    --out "$work/sky.h5"
+  sky_config point_source "ra_deg = 120
+dec_deg = -20" > "$work/ps.ini"
+  sky_config template "profile_points = 0
+n_sigma = 8" > "$work/tpl.ini"
+  sky_config stacking "max_sources = 12" > "$work/stack.ini"
+  mpirun -np 2 --oversubscribe "$bin" run "$work/ps.ini" --set job.task=sensitivity --set job.trials=200 \
+    --set job.inject_ns=5,20,60 --set job.signal_trials=20 --output "$work/ps_sens_$tag.h5"
+  mpirun -np 2 --oversubscribe "$bin" run "$work/ps.ini" --set job.task=inject --set job.inject_ns=0,30 \
+    --set job.signal_trials=20 --output "$work/ps_inject_$tag.h5"
+  mpirun -np 2 --oversubscribe "$bin" run "$work/tpl.ini" --set job.task=sensitivity --set job.trials=100 \
+    --set job.inject_ns=100,400 --set job.signal_trials=10 --output "$work/tpl_sens_$tag.h5"
+  mpirun -np 2 --oversubscribe "$bin" run "$work/stack.ini" --set job.task=trials --set job.trials=50 \
+    --output "$work/stack_trials_$tag.h5"
 }
 cd "$root"
 run "$before" before > "$work/before.log" 2>&1 || { cat "$work/before.log"; exit 1; }
@@ -38,4 +62,7 @@ compare pi0_trials /trials; compare ic40_trials /trials
 # /scan's own attributes hold timings; its datasets are the results.
 for d in ts ns gamma mlog10p n_kept hotspots; do compare scan /scan/$d; done
 compare scan /scan_background
+compare joint_fit /fit; compare joint_trials /trials
+for g in /fit /trials /injection /sensitivity; do compare ps_sens $g; compare tpl_sens $g; done
+compare ps_inject /injection; compare stack_trials /fit; compare stack_trials /trials; compare stack_trials /stacking
 exit $status

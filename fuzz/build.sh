@@ -14,11 +14,12 @@ flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer
        -I"$root/framework/include" -I"$root/modules" -I/usr/include/eigen3)
 sources() {  # the sources each target needs besides fuzz/fuzz_NAME.cpp
   case $1 in
-    text_events) echo modules/readers/icecube_public/icecube_text.cpp framework/src/text_table.cpp ;;
-    npy) echo modules/readers/npy_events/npy.cpp ;;
+    text_events) echo modules/readers/icecube_public/icecube_text.cpp framework/src/text_table.cpp \
+                      framework/src/input_file.cpp ;;
+    npy) echo framework/src/npy.cpp framework/src/input_file.cpp ;;
     catalog) echo modules/likelihood/common/catalog.cpp modules/likelihood/common/spatial_pdf.cpp framework/src/log.cpp \
-                  framework/src/text_table.cpp ;;
-    config) echo framework/src/config.cpp -lboost_program_options ;;
+                  framework/src/text_table.cpp framework/src/input_file.cpp ;;
+    config) echo framework/src/config.cpp framework/src/input_file.cpp -lboost_program_options ;;
     *) echo "fuzz/build.sh: unknown target $1" >&2; return 1 ;;
   esac
 }

@@ -1,6 +1,6 @@
 // libFuzzer target: the .npy header parser and array decoder (npy.hpp). Any byte string must
 // parse or throw nusky::Error; the decoder must never read outside the buffer.
-#include "readers/npy_events/npy.hpp"
+#include "nusky/npy.hpp"
 
 #include "nusky/error.hpp"
 

@@ -9,7 +9,7 @@
 // Every rank computes (the files are small or read once); rank 0 prints.
 #include "commands.hpp"
 
-#include "likelihood/common/pvalue.hpp"
+#include "nusky/pvalue.hpp"
 
 #include "nusky/h5.hpp"
 #include "nusky/text_table.hpp"

@@ -4,6 +4,7 @@
 #include "nusky/plugins.hpp"
 #include "nusky/registry.hpp"
 #include "nusky/stages.hpp"
+#include "nusky/tasks.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -25,14 +26,6 @@ namespace nusky {
 
 NUSKY_REGISTER_MODULE(job, JobSpec, "job", "the [job] section: task, output, seeds, trials")
 
-void Likelihood::run_samples(std::vector<Sample>& samples, RunContext& context)
-{
-    if (samples.size() != 1) {
-        throw Error("likelihood '" + module_name() + "' fits one sample, not " + std::to_string(samples.size()));
-    }
-    run(samples.front().events, context);
-}
-
 void JobSpec::validate()
 {
     static const std::vector<std::string> known{"fit", "trials", "scan", "inject", "sensitivity"};
@@ -44,6 +37,8 @@ void JobSpec::validate()
     if (checkpoint_every() < 1) throw checkpoint_every.error("must be >= 1");
     auto n = nside();
     if (n < 1 || (n & (n - 1)) != 0) throw nside.error("must be a power of two");
+    if (task() == "scan" && (n < 64 || n > 512)) throw nside.error("task scan needs nside 64, 128, 256 or 512");
+    check_injection_job(*this);
     if (output().empty()) throw output.error("must not be empty");
 }
 
@@ -313,6 +308,14 @@ void build_chain(Chain& chain, Config& config, const Comm& comm, const RunOption
                         "' fits one sample; it cannot fit " + std::to_string(chain.samples.size()) +
                         " samples jointly");
         }
+        const auto joint_tasks = chain.likelihood->joint_tasks();
+        if (chain.samples.size() > 1 &&
+            std::find(joint_tasks.begin(), joint_tasks.end(), chain.job.task()) == joint_tasks.end()) {
+            std::string list;
+            for (const auto& t : joint_tasks) list += (list.empty() ? "" : ", ") + t;
+            throw Error(config.where("job", "task") + ": likelihood '" + chain.likelihood->module_name() +
+                        "' cannot run task '" + chain.job.task() + "' on joint samples yet (it runs: " + list + ")");
+        }
         chain.output_path = chain.job.output();
         check_output_writable(chain.output_path);
         std::vector<const Module*> modules{&chain.job, chain.likelihood.get(), chain.aggregation.get()};
@@ -403,7 +406,7 @@ RunSummary run_chain(Config& config, const Comm& comm, const RunOptions& options
 
     log::info("running task '" + job.task() + "' with likelihood '" + likelihood->module_name() + "'");
     try {
-        likelihood->run_samples(samples, context);
+        run_task(*likelihood, samples, context);
     } catch (const CollectiveError& e) {
         // Every rank threw it alike (a failed collective write): one report, a clean exit.
         if (comm.is_root()) log::error(e.what());

@@ -1,6 +1,7 @@
 #include "nusky/config.hpp"
 
 #include "nusky/error.hpp"
+#include "nusky/input_file.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -130,6 +131,7 @@ Config Config::load(const std::string& path, const std::vector<std::string>& ove
 {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) throw Error(path + ": is a directory, expected a config file");
+    if (std::filesystem::exists(path, ec)) require_input_file(path, "a config file");
     std::ifstream in(path);
     if (!in) throw Error(path + ": cannot open the config file");
     std::stringstream buffer;

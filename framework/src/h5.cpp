@@ -1,6 +1,7 @@
 #include "nusky/h5.hpp"
 
 #include "nusky/error.hpp"
+#include "nusky/input_file.hpp"
 #include "nusky/mpi.hpp"
 
 #include <algorithm>
@@ -157,6 +158,7 @@ H5Handle h5_create_parallel(const std::string& path, const Comm& comm)
 
 H5Handle h5_open_parallel(const std::string& path, const Comm& comm, bool writable)
 {
+    require_input_file(path, "an HDF5 file");
     h5_silence_errors();
     auto fapl = mpio_access(comm, path);
     return H5Handle(h5_check(H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl),
@@ -165,6 +167,7 @@ H5Handle h5_open_parallel(const std::string& path, const Comm& comm, bool writab
 
 H5Handle h5_open_serial(const std::string& path, bool writable)
 {
+    require_input_file(path, "an HDF5 file");
     h5_silence_errors();
     return H5Handle(h5_check(H5Fopen(path.c_str(), writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT),
                              path, "cannot open as HDF5"));

@@ -1,6 +1,7 @@
 #include "nusky/text_table.hpp"
 
 #include "nusky/error.hpp"
+#include "nusky/input_file.hpp"
 
 #include <cerrno>
 #include <charconv>
@@ -50,6 +51,7 @@ bool is_blank(const std::string& line)
 
 TextTable read_text_table(const std::string& path)
 {
+    require_input_file(path, "a table");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw file_error(path, 0, "cannot open for reading");
     TextTable table;

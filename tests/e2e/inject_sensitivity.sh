@@ -57,7 +57,22 @@ type = stacking
 max_sources = 12
 INI
 } > "$WORK/stack.ini"
-for cfg in ps_inject tpl_sens stack; do
+# Stacking's signal trials: the same background (trials 0-5) through the signal-trial path.
+{ cat <<INI
+[job]
+task = sensitivity
+trials = 6
+inject_ns = 0, 60
+signal_trials = 6
+seed = 5
+INI
+common; cat <<INI
+[likelihood]
+type = stacking
+max_sources = 12
+INI
+} > "$WORK/stack_sens.ini"
+for cfg in ps_inject tpl_sens stack stack_sens; do
   for np in 1 2; do
     run_np $np run "$WORK/$cfg.ini" --output "$WORK/$cfg$np.h5" > "$WORK/$cfg$np.log" 2>&1 || { cat "$WORK/$cfg$np.log"; fail "$cfg np $np"; }
   done
@@ -71,7 +86,7 @@ def same(a, b, what):
     ok = np.allclose(a, b, rtol=1e-9, atol=1e-9, equal_nan=True)
     assert ok, (what, a, b)
 for cfg, groups in (("ps_inject", ["injection"]), ("tpl_sens", ["injection", "trials", "sensitivity"]),
-                    ("stack", ["trials"])):
+                    ("stack", ["trials"]), ("stack_sens", ["injection", "trials", "sensitivity"])):
     f1, f2 = h5py.File(f"{w}/{cfg}1.h5"), h5py.File(f"{w}/{cfg}2.h5")
     for g in groups:
         for name in f1[g]:
@@ -103,5 +118,15 @@ st = h5py.File(f"{w}/stack2.h5")
 assert st["fit"].attrs["n_sources"] == 12 and len(st["stacking/coefficient"]) == 12
 assert abs(st["stacking/coefficient"][:].sum() - 1) < 1e-12 and len(st["trials/ts"]) == 6
 print("stacking fit:", dict(st["fit"].attrs))
+ss = h5py.File(f"{w}/stack_sens2.h5")
+# With nothing injected a signal trial is the background trial of the same number, exactly.
+assert np.array_equal(ss["trials/ts"][:], st["trials/ts"][:]), (ss["trials/ts"][:], st["trials/ts"][:])
+assert np.array_equal(ss["trials/ns"][:], st["trials/ns"][:])
+inj = ss["injection"]
+assert list(inj["bias_n_inj"][:]) == [0.0, 60.0] and inj.attrs["n_sources"] == 12
+assert inj["bias_median_ns"][1] > 20 and inj["bias_median_ts"][1] > 5 > inj["bias_median_ts"][0], (inj["bias_median_ns"][:], inj["bias_median_ts"][:])
+assert inj.attrs["events_per_flux_unit"] > 0 and "summed over 12 sources" in str(inj.attrs["flux_unit"])
+assert np.isfinite(ss["sensitivity"].attrs["sensitivity_flux"]) or np.isnan(ss["sensitivity"].attrs["sensitivity_ns"])
+print("stacking bias curve:", list(zip(inj["bias_n_inj"][:], inj["bias_median_ns"][:])))
 PY
 echo "inject/sensitivity/stacking ok"

@@ -103,7 +103,7 @@ PY
 out=$WORK/refused.h5
 joint | sed 's/type = point_source/type = template/; /ra_deg\|dec_deg/d' > "$WORK/template.ini"
 expect_failure joint_template "likelihood 'template' fits one sample" "$out" run_np 2 run "$WORK/template.ini" --output "$out"
-expect_failure joint_scan "joint samples with tasks fit and trials" "$out" \
+expect_failure joint_scan "cannot run task 'scan' on joint samples yet (it runs: fit, trials)" "$out" \
   run_np 2 run "$WORK/joint.ini" --output "$out" --set job.task=scan --set job.nside=64
 expect_failure joint_unknown_sample "[reader.c]: no sample 'c'" "$out" \
   run_np 1 run "$WORK/joint.ini" --output "$out" --set reader.c.type=hdf5_events

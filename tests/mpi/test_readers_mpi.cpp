@@ -1,7 +1,7 @@
 // The reader modules at any rank count: the global sample is the same (bit for bit) whatever
 // the number of ranks, and errors seen by one rank end every rank cleanly.
 #include "readers/icecube_public/icecube_text.hpp"
-#include "readers/npy_events/npy.hpp"
+#include "nusky/npy.hpp"
 #include "readers/npy_events/npy_events.hpp"
 #include "readers/simulation/simulate.hpp"
 

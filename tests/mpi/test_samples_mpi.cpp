@@ -12,29 +12,45 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
 namespace nusky {
 namespace {
 
 // Writes, per sample k, its name, stream, global event count, sum of sin(dec) and whether it
-// has MC, as /census attributes.
-class SampleCensus : public Likelihood {
+// has MC, as /census attributes (its "fit").
+class Census : public Hypothesis {
 public:
-    std::vector<std::string> tasks() const override { return {"fit"}; }
-    bool joint() const override { return true; }
-    void run(EventSample&, RunContext&) override { throw Error("sample_census runs samples only"); }
-    void run_samples(std::vector<Sample>& samples, RunContext& context) override
+    explicit Census(std::vector<Sample>& samples) : samples_(samples) {}
+    std::string label() const override { return "sample census"; }
+    TrialResult fit(RunContext& context) override
     {
         auto& census = context.results.group("/census");
-        census.attributes["n_samples"] = static_cast<std::int64_t>(samples.size());
-        for (const auto& s : samples) {
+        census.attributes["n_samples"] = static_cast<std::int64_t>(samples_.size());
+        for (const auto& s : samples_) {
             const std::string k = std::to_string(s.stream);
             census.attributes["name_" + k] = s.name;
             census.attributes["n_events_" + k] = s.n_events;
             census.attributes["sum_sin_dec_" + k] = context.comm.sum(s.events.data.z.sum());
             census.attributes["mc_" + k] = context.comm.sum(static_cast<std::int64_t>(s.events.mc.size()));
         }
+        return {};
+    }
+    void replicate(const Comm&) override {}
+    void background_trials(std::uint64_t, std::int64_t, int, TrialResult*) override {}
+
+private:
+    std::vector<Sample>& samples_;
+};
+
+class SampleCensus : public Likelihood {
+public:
+    std::vector<std::string> tasks() const override { return {"fit"}; }
+    bool joint() const override { return true; }
+    std::unique_ptr<Hypothesis> hypothesis(std::vector<Sample>& samples, RunContext&) override
+    {
+        return std::make_unique<Census>(samples);
     }
 };
 

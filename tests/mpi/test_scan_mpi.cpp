@@ -3,7 +3,7 @@
 // agrees with the point-source fit, and the dropped-event cut changes TS by little.
 #include "likelihood/point_source/scan.hpp"
 #include "readers/simulation/simulate.hpp"
-#include "readers/simulation/simulation_reader.hpp"
+#include "nusky/data_dir.hpp"
 
 #include "nusky/error.hpp"
 #include "nusky/mpi.hpp"

@@ -418,6 +418,43 @@ def out_case(name, expected, output, flags="-"):
     cfg_case(name, expected, base.replace("output = " + OUT, "output = " + output), flags=flags)
 
 
+# ---- inputs that are not regular files: a named pipe would block the reader forever, a loop of
+# symbolic links is no file at all. Each is refused up front, for every reader and input kind.
+def fifo(name):
+    p = path(name)
+    os.mkfifo(p)
+    return p
+
+
+def link_loop(name):
+    a, b = path(name), path(name + ".other")
+    os.symlink(b, a)
+    os.symlink(a, b)
+    return a
+
+
+PIPE, LOOP = ": is a named pipe, not a regular file", ": cannot open for reading: a loop of symbolic links"
+p = fifo("text_fifo.csv")
+case("text_fifo", p + PIPE, ic_reader(p))
+p = fifo("npy_fifo.npy")
+case("npy_fifo", p + PIPE, npy_reader(p))
+p = fifo("h5_fifo.h5")
+case("h5_fifo", p + PIPE, h5_reader(p))
+p = fifo("template_fifo.npy")
+case("template_fifo", p + PIPE, h5_reader(good_h5), template(p))
+p = fifo("good_runs_fifo.csv")
+case("good_runs_fifo", p + PIPE, ic_reader(good_text), selection="type = cuts\ngood_runs = " + p)
+p = fifo("catalog_fifo.txt")
+case("catalog_fifo", p + PIPE, h5_reader(good_h5), "type = stacking\ncatalog = " + p)
+p = link_loop("text_loop.csv")
+case("text_link_loop", p + LOOP, ic_reader(p))
+p = link_loop("npy_loop.npy")
+case("npy_link_loop", p + LOOP, npy_reader(p))
+p = link_loop("h5_loop.h5")
+case("h5_link_loop", p + LOOP, h5_reader(p))
+p = link_loop("template_loop.npy")
+case("template_link_loop", p + LOOP, h5_reader(good_h5), template(p))
+
 out_case("output_missing_dir", "output directory %s/no/such does not exist" % work, work + "/no/such/result.h5")
 open(path("a_file"), "w").close()
 out_case("output_parent_is_file", "output directory %s does not exist" % path("a_file"), path("a_file") + "/result.h5")

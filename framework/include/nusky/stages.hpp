@@ -2,10 +2,12 @@
 // The five stage interfaces of a nusky chain and the context every stage sees.
 //   reader -> selection -> reco adapter -> likelihood -> aggregation
 #include "nusky/event.hpp"
+#include "nusky/hypothesis.hpp"
 #include "nusky/module.hpp"
 #include "nusky/results.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -87,19 +89,22 @@ struct Sample {
     std::int64_t n_events = 0;  // selected events on all ranks
 };
 
+// A likelihood builds the Hypothesis the task engines run (nusky/tasks.hpp): it holds the
+// physics, the engines hold the tasks.
 class Likelihood : public Module {
 public:
     // Tasks this likelihood can run ("fit", "trials", ...).
     virtual std::vector<std::string> tasks() const = 0;
-    // Whether it fits several samples jointly (run_samples with more than one sample).
+    // Whether it fits several samples jointly, and which tasks it runs on them.
     virtual bool joint() const { return false; }
+    virtual std::vector<std::string> joint_tasks() const { return joint() ? tasks() : std::vector<std::string>{}; }
     // Loads inputs (templates, catalogs) and checks them; no collectives.
     virtual void prepare(RunContext& context) {}
-    // Runs the job's task on the sample; fills context.results.
-    virtual void run(EventSample& sample, RunContext& context) = 0;
-    // Runs the job's task on the job's samples (one unless joint()). The default calls run()
-    // on the only sample.
-    virtual void run_samples(std::vector<Sample>& samples, RunContext& context);
+    // The hypothesis on the job's samples (one unless joint()): builds the PDFs from the
+    // samples' global histograms (collective).
+    virtual std::unique_ptr<Hypothesis> hypothesis(std::vector<Sample>& samples, RunContext& context) = 0;
+    // Task scan: the likelihood's all-sky scan (collective). The default: none.
+    virtual void scan(std::vector<Sample>& samples, RunContext& context);
 };
 
 class Aggregation : public Module {

@@ -1,6 +1,7 @@
 #include "likelihood/common/catalog.hpp"
 
 #include "nusky/error.hpp"
+#include "nusky/input_file.hpp"
 #include "nusky/log.hpp"
 #include "nusky/text_table.hpp"
 
@@ -29,8 +30,7 @@ double degrees_to_radians(double deg)
 
 std::vector<Source> read_source_catalog(const std::string& path)
 {
-    std::error_code ec;
-    if (std::filesystem::is_directory(path, ec)) throw file_error(path, 0, "is a directory, expected a source catalog");
+    require_input_file(path, "a source catalog");
     std::ifstream in(path, std::ios::binary);
     if (!in) throw file_error(path, 0, "cannot open source catalog");
     std::ostringstream text;

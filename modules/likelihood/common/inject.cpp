@@ -9,6 +9,7 @@
 #include <cmath>
 #include <numbers>
 #include <string>
+#include <utility>
 
 namespace nusky {
 
@@ -126,6 +127,40 @@ InjectionPool point_source_injection_pool(const Events& mc, double src_ra, doubl
     return pool;
 }
 
+InjectionPool stacking_injection_pool(const Events& mc, const std::vector<Source>& sources, double gamma,
+                                      double band, double e0_gev, double livetime_s, const Comm& comm)
+{
+    check_mc(mc, "stacking injection");
+    if (!(band > 0.0)) throw Error("stacking injection: the declination band must be > 0");
+    if (sources.empty()) throw Error("stacking injection: no sources");
+    // Source k's share of the total flux, and its band.
+    double weight_sum = 0.0;
+    for (const auto& s : sources) weight_sum += s.weight;
+    std::vector<double> lo, hi, share;
+    for (const auto& s : sources) {
+        lo.push_back(std::max(s.dec - band, -0.5 * kPi));
+        hi.push_back(std::min(s.dec + band, 0.5 * kPi));
+        const double omega = 2.0 * kPi * (std::sin(hi.back()) - std::sin(lo.back()));
+        share.push_back(s.weight / weight_sum / omega);
+    }
+    // Events outer, sources inner: the gathered pool is in (global MC event, source) order on any
+    // number of ranks.
+    Columns local;
+    for (Eigen::Index i = 0; i < mc.size(); ++i) {
+        const double td = mc.true_dec[i];
+        const double spectrum = mc.oneweight[i] * std::pow(mc.true_energy[i], -gamma);
+        for (std::size_t k = 0; k < sources.size(); ++k) {
+            if (!(td >= lo[k] && td <= hi[k])) continue;
+            const double w = spectrum * share[k];
+            if (!(w > 0.0) || !std::isfinite(w)) continue;
+            double ra, dec;
+            rotate_onto_source(mc.true_ra[i], td, sources[k].ra, sources[k].dec, mc.ra[i], mc.dec[i], ra, dec);
+            local.push(ra, dec, mc.sigma[i], mc.log10_energy[i], mc.true_energy[i], w);
+        }
+    }
+    return gather_pool(local, gamma, e0_gev, livetime_s, comm, "stacking injection");
+}
+
 InjectionPool template_injection_pool(const Events& mc, const Eigen::ArrayXd& map, double gamma,
                                       double e0_gev, double livetime_s, const Comm& comm)
 {
@@ -184,6 +219,27 @@ Events draw_injection(const InjectionPool& pool, std::uint64_t seed, std::int64_
     }
     ev.compute_unit_vectors();
     return ev;
+}
+
+PoolInjector::PoolInjector(InjectionPool pool, double per_flux_unit, std::string unit) : pool_(std::move(pool))
+{
+    events_per_flux_unit = per_flux_unit;
+    flux_unit = std::move(unit);
+    attributes["inject_gamma"] = pool_.gamma;
+    attributes["mc_events_per_unit_flux"] = pool_.events_per_unit_flux;
+    attributes["flux_e0_gev"] = pool_.e0_gev;
+}
+
+std::vector<Events> PoolInjector::draw(std::uint64_t seed, std::int64_t trial, double mu) const
+{
+    std::vector<Events> out;
+    out.push_back(draw_injection(pool_, seed, trial, mu));
+    return out;
+}
+
+std::int64_t PoolInjector::count(std::uint64_t seed, std::int64_t trial, double mu) const
+{
+    return static_cast<std::int64_t>(injected_count(seed, trial, mu));
 }
 
 }  // namespace nusky

@@ -14,12 +14,15 @@
 // draws from CounterRng(seed, kInjectionStreamBit | t, draw): draw 0 gives the Poisson count,
 // draw k + 1 the k-th event. So a signal trial is a pure function of (seed, trial, mean) on any
 // rank; its background scramble uses stream t, as background trials do.
+#include "likelihood/common/catalog.hpp"
 #include "nusky/event.hpp"
+#include "nusky/hypothesis.hpp"
 #include "nusky/mpi.hpp"
 
 #include <Eigen/Core>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace nusky {
@@ -57,6 +60,13 @@ InjectionPool point_source_injection_pool(const Events& local_mc, double src_ra,
                                           double gamma, double band, double e0_gev,
                                           double livetime_s, const Comm& comm);
 
+// Stacking pool (collective): the point-source pools of every source, each event's weight
+// multiplied by the source's share w_k / sum w of the total flux (PHYSICS.md section 7), so that
+// the injected events of source k are in proportion to w_k times its acceptance.
+// events_per_unit_flux is for a total flux Phi0 (E/E0)^-gamma summed over the sources.
+InjectionPool stacking_injection_pool(const Events& local_mc, const std::vector<Source>& sources, double gamma,
+                                      double band, double e0_gev, double livetime_s, const Comm& comm);
+
 // Template pool (collective). template_map: HEALPix RING densities, any nside, any normalisation.
 InjectionPool template_injection_pool(const Events& local_mc, const Eigen::ArrayXd& template_map,
                                       double gamma, double e0_gev, double livetime_s,
@@ -68,5 +78,19 @@ std::uint64_t injected_count(std::uint64_t seed, std::int64_t trial, double mu);
 // The injected events of trial `trial` for mean mu: ra, dec, sigma, log10_energy, true_energy
 // and unit vectors filled; the other columns empty.
 Events draw_injection(const InjectionPool& pool, std::uint64_t seed, std::int64_t trial, double mu);
+
+// The task engines' injector of one sample's pool (nusky/hypothesis.hpp). Its /injection
+// attributes: inject_gamma, mc_events_per_unit_flux, flux_e0_gev.
+class PoolInjector : public Injector {
+public:
+    PoolInjector(InjectionPool pool, double events_per_flux_unit, std::string flux_unit);
+    std::vector<Events> draw(std::uint64_t seed, std::int64_t trial, double mu) const override;
+    std::int64_t count(std::uint64_t seed, std::int64_t trial, double mu) const override;
+    std::int64_t pool_size() const override { return static_cast<std::int64_t>(pool_.size()); }
+    const InjectionPool& pool() const { return pool_; }
+
+private:
+    InjectionPool pool_;
+};
 
 }  // namespace nusky

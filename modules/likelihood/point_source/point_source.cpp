@@ -1,14 +1,12 @@
 #include "likelihood/point_source/point_source.hpp"
 #include "likelihood/point_source/scan.hpp"
 #include "likelihood/point_source/point_source_injection.hpp"
-#include "likelihood/common/injection_tasks.hpp"
 #include "likelihood/common/joint_fit.hpp"
 #include "likelihood/common/yield.hpp"
 
 #include "nusky/log.hpp"
 #include "nusky/rng.hpp"
 #include "nusky/trials.hpp"
-#include "likelihood/common/trial_tasks.hpp"
 #include "nusky/registry.hpp"
 #include "nusky/stages.hpp"
 
@@ -307,6 +305,223 @@ namespace {
 
 constexpr double deg = std::numbers::pi / 180.0;
 
+// What the point-source hypotheses need from the module's keys (angles in radians).
+struct PointSourceSpec {
+    double ra = 0, dec = 0;
+    double ra_deg = 0, dec_deg = 0;
+    PointSourceSettings pdf;
+    PointSourceInjectionSettings injection;
+    double yield_gamma = 2.0;
+    double band = 0.0;
+    double e0_gev = 1e5;
+};
+
+// One sample: the fit at the source with the sample's PDFs; background trials by
+// PointSourceEvents::trial (O(candidates)); signal trials by PointSourceSignalTrials.
+class PointSourceHypothesis : public Hypothesis {
+public:
+    PointSourceHypothesis(EventSample& sample, const PointSourceSpec& spec, const Comm& comm)
+        : sample_(sample), spec_(spec), pdfs_(sample.data, sample.mc, comm, spec.pdf),
+          n_total_(static_cast<double>(comm.sum(static_cast<std::int64_t>(sample.data.size())))),
+          source_(unit_vector(spec.ra, spec.dec))
+    {
+    }
+
+    std::string label() const override { return "point-source"; }
+
+    TrialResult fit(RunContext& context) override
+    {
+        // The observed fit: events stay sharded, sums are reduced.
+        const Comm& comm = context.comm;
+        PointSourceEvents shard(sample_.data, pdfs_, n_total_);
+        auto reduce = [&comm](double* values, int n) { comm.sum(values, n); };
+        const FitResult observed = shard.fit(source_, reduce);
+        auto& fit = context.results.group("/fit");
+        fit.attributes["ts"] = observed.ts;
+        fit.attributes["ns"] = observed.ns;
+        fit.attributes["gamma"] = observed.gamma;
+        fit.attributes["n_events"] = static_cast<std::int64_t>(n_total_);
+        fit.attributes["n_evaluations"] = static_cast<std::int64_t>(observed.n_evaluations);
+        fit.attributes["ra_deg"] = spec_.ra_deg;
+        fit.attributes["dec_deg"] = spec_.dec_deg;
+        fit.attributes["energy_term"] = std::string(shard.has_energy() ? "mc" : "none");
+        log::info("fit at (" + std::to_string(spec_.ra_deg) + ", " + std::to_string(spec_.dec_deg) + ") deg: TS " +
+                  std::to_string(observed.ts) + ", n_s " + std::to_string(observed.ns) +
+                  (shard.has_energy() ? ", gamma " + std::to_string(observed.gamma) : ""));
+        return TrialResult{observed.ts, observed.ns, observed.gamma};
+    }
+
+    void replicate(const Comm& comm) override { all_ = sample_.data.allgather(comm); }
+
+    void background_trials(std::uint64_t seed, std::int64_t trial, int count, TrialResult* out) override
+    {
+        if (!replica_) replica_ = std::make_unique<PointSourceEvents>(all_, pdfs_, n_total_);
+        for (int i = 0; i < count; ++i) {
+            const auto r = replica_->trial(seed, trial + i, source_);  // = scramble + fit, O(candidates)
+            out[i] = TrialResult{r.ts, r.ns, r.gamma};
+        }
+    }
+
+    std::unique_ptr<Injector> injector(RunContext& context) override
+    {
+        return point_source_injector(sample_, spec_.injection, context.comm);
+    }
+
+    TrialResult signal_trial(std::uint64_t seed, std::int64_t trial, const std::vector<Events>& injected) override
+    {
+        if (!signal_) signal_ = std::make_unique<PointSourceSignalTrials>(all_, pdfs_, source_);
+        return (*signal_)(seed, trial, injected.front());
+    }
+
+private:
+    EventSample& sample_;
+    PointSourceSpec spec_;
+    PointSourcePdfs pdfs_;
+    double n_total_;
+    UnitVector source_;
+    Events all_;  // the whole sample on this rank (after replicate())
+    std::unique_ptr<PointSourceEvents> replica_;
+    std::unique_ptr<PointSourceSignalTrials> signal_;
+};
+
+// One event set per sample (this rank's shares for the observed fit, or replicas of the whole
+// samples for trials), with their spatial S / B at the source, as the joint fit's terms.
+struct JointEventSets {
+    std::vector<std::unique_ptr<PointSourceEvents>> events;
+    std::vector<Eigen::ArrayXd> spatial;
+    std::vector<JointSampleTerm> terms;
+
+    JointEventSets(const std::vector<const Events*>& sets, const std::vector<Sample>& samples,
+                   const std::vector<std::unique_ptr<PointSourcePdfs>>& pdfs, const std::vector<PointSourceYield>& yields)
+        : events(sets.size()), spatial(sets.size()), terms(sets.size())
+    {
+        for (std::size_t k = 0; k < sets.size(); ++k) {
+            events[k] =
+                std::make_unique<PointSourceEvents>(*sets[k], *pdfs[k], static_cast<double>(samples[k].n_events));
+            terms[k].name = samples[k].name;
+            terms[k].n_local = static_cast<std::size_t>(sets[k]->size());
+            terms[k].n_total = static_cast<double>(samples[k].n_events);
+            terms[k].sob_at_gamma = [this, k](double gamma, double* out) {
+                events[k]->ratios().multiply(gamma, spatial[k].data(), out);
+            };
+            terms[k].yield = [&yields, k](double gamma) { return yields[k](gamma); };
+        }
+    }
+    JointEventSets(const JointEventSets&) = delete;  // the terms point into this object
+    JointEventSets& operator=(const JointEventSets&) = delete;
+    void spatial_at(const UnitVector& source)
+    {
+        for (std::size_t k = 0; k < events.size(); ++k) events[k]->spatial_sob(source, spatial[k]);
+    }
+};
+
+// Several samples: the joint fit of PHYSICS.md section 10, each sample with its own PDFs and
+// yield; background trials scramble sample k with its own stream (seed, t, event, k).
+class JointPointSourceHypothesis : public Hypothesis {
+public:
+    JointPointSourceHypothesis(std::vector<Sample>& samples, const PointSourceSpec& spec, const Comm& comm)
+        : samples_(samples), spec_(spec), source_(unit_vector(spec.ra, spec.dec))
+    {
+        for (Sample& s : samples) {
+            pdfs_.push_back(std::make_unique<PointSourcePdfs>(s.events.data, s.events.mc, comm, spec.pdf));
+            any_energy_ = any_energy_ || pdfs_.back()->energy.has_value();
+            const bool any_mc = comm.sum(static_cast<std::int64_t>(s.events.mc.size())) > 0;
+            if (any_mc) {
+                yields_.push_back(PointSourceYield::from_mc(s.events.mc, spec.dec, spec.band, s.events.livetime_s,
+                                                            spec.e0_gev, comm));
+            } else if (!s.events.effective_areas.empty()) {
+                yields_.push_back(PointSourceYield::from_effective_areas(s.events.effective_areas, spec.dec, spec.e0_gev));
+            } else {
+                throw Error("point_source: sample " + s.name +
+                            " has neither MC nor an effective area, so its signal yield (its share of n_s in "
+                            "the joint fit) is unknown");
+            }
+        }
+        if (!any_energy_) fit_settings_.gamma_min = fit_settings_.gamma_max = spec.yield_gamma;
+    }
+
+    std::string label() const override { return "joint point-source"; }
+
+    TrialResult fit(RunContext& context) override
+    {
+        const Comm& comm = context.comm;
+        const std::size_t n = samples_.size();
+        std::vector<const Events*> shards;
+        for (const auto& s : samples_) shards.push_back(&s.events.data);
+        // The observed fit: events stay sharded, sums are reduced.
+        JointEventSets observed(shards, samples_, pdfs_, yields_);
+        observed.spatial_at(source_);
+        auto reduce = [&comm](double* values, int count) { comm.sum(values, count); };
+        const JointFitResult joint = fit_joint(observed.terms, fit_settings_, reduce);
+        const auto& events = observed.events;
+
+        std::int64_t n_total = 0;
+        for (const auto& s : samples_) n_total += s.n_events;
+        const double gamma = any_energy_ ? joint.fit.gamma : std::numeric_limits<double>::quiet_NaN();
+        auto& fit = context.results.group("/fit");
+        fit.attributes["ts"] = joint.fit.ts;
+        fit.attributes["ns"] = joint.fit.ns;
+        fit.attributes["gamma"] = gamma;
+        fit.attributes["n_events"] = n_total;
+        fit.attributes["n_evaluations"] = static_cast<std::int64_t>(joint.fit.n_evaluations);
+        fit.attributes["ra_deg"] = spec_.ra_deg;
+        fit.attributes["dec_deg"] = spec_.dec_deg;
+        fit.attributes["n_samples"] = static_cast<std::int64_t>(n);
+        if (!any_energy_) fit.attributes["yield_gamma"] = spec_.yield_gamma;
+        std::string line = "joint fit of " + std::to_string(n) + " samples at (" + std::to_string(spec_.ra_deg) +
+                           ", " + std::to_string(spec_.dec_deg) + ") deg: TS " + std::to_string(joint.fit.ts) +
+                           ", n_s " + std::to_string(joint.fit.ns) +
+                           (any_energy_ ? ", gamma " + std::to_string(joint.fit.gamma) : "");
+        for (std::size_t k = 0; k < n; ++k) {
+            auto& g = context.results.group("/fit/samples/" + samples_[k].name);
+            g.attributes["ns"] = joint.fit.ns * joint.fraction[k];
+            g.attributes["n_events"] = samples_[k].n_events;
+            g.attributes["yield_fraction"] = joint.fraction[k];
+            g.attributes["ts"] = joint.ts[k];
+            g.attributes["energy_term"] = std::string(events[k]->has_energy() ? "mc" : "none");
+            g.attributes["yield_source"] = yields_[k].source();
+            line += "; " + samples_[k].name + ": n_s " + std::to_string(joint.fit.ns * joint.fraction[k]) + " (" +
+                    std::to_string(100.0 * joint.fraction[k]) + " % of the yield)";
+        }
+        log::info(line);
+        return TrialResult{joint.fit.ts, joint.fit.ns, gamma};
+    }
+
+    void replicate(const Comm& comm) override
+    {
+        whole_.resize(samples_.size());
+        for (std::size_t k = 0; k < samples_.size(); ++k) whole_[k] = samples_[k].events.data.allgather(comm);
+    }
+
+    void background_trials(std::uint64_t seed, std::int64_t trial, int count, TrialResult* out) override
+    {
+        if (!replica_) {
+            std::vector<const Events*> replicas;
+            for (const auto& w : whole_) replicas.push_back(&w);
+            replica_ = std::make_unique<JointEventSets>(replicas, samples_, pdfs_, yields_);
+        }
+        const double no_gamma = std::numeric_limits<double>::quiet_NaN();
+        for (int i = 0; i < count; ++i) {
+            for (std::size_t k = 0; k < samples_.size(); ++k)
+                replica_->events[k]->scramble(seed, trial + i, samples_[k].stream);
+            replica_->spatial_at(source_);
+            const auto r = fit_joint(replica_->terms, fit_settings_, reduce_nothing);
+            out[i] = TrialResult{r.fit.ts, r.fit.ns, any_energy_ ? r.fit.gamma : no_gamma};
+        }
+    }
+
+private:
+    std::vector<Sample>& samples_;
+    PointSourceSpec spec_;
+    UnitVector source_;
+    std::vector<std::unique_ptr<PointSourcePdfs>> pdfs_;
+    std::vector<PointSourceYield> yields_;
+    bool any_energy_ = false;
+    FitSettings fit_settings_;
+    std::vector<Events> whole_;  // every sample whole on this rank (after replicate())
+    std::unique_ptr<JointEventSets> replica_;
+};
+
 class PointSourceLikelihood : public Likelihood {
 public:
     Parameter<double> ra_deg{this, "ra_deg", 0.0, "source right ascension [deg] (task fit)"};
@@ -350,210 +565,49 @@ public:
     }
 
     bool joint() const override { return true; }
-
     std::vector<std::string> tasks() const override { return {"fit", "trials", "scan", "inject", "sensitivity"}; }
+    std::vector<std::string> joint_tasks() const override { return {"fit", "trials"}; }
 
-    void prepare(RunContext& context) override
+    void prepare(RunContext&) override
     {
-        if (context.job.samples().size() > 1 && context.job.task() != "fit" && context.job.task() != "trials") {
-            throw context.job.task.error("point_source runs joint samples with tasks fit and trials; scan, inject "
-                                         "and sensitivity of joint samples are not available yet");
-        }
-        check_injection_job(context.job);
-        if (context.job.task() != "scan") return;
-        const auto n = context.job.nside();
-        if (n < 64 || n > 512) throw context.job.nside.error("task scan needs nside 64, 128, 256 or 512");
         if (!background_trials().empty()) background_ = read_background_trials(background_trials());
     }
 
-    PointSourceSettings settings() const { return pdf.settings(); }
-
-    void run(EventSample& sample, RunContext& context) override
+    std::unique_ptr<Hypothesis> hypothesis(std::vector<Sample>& samples, RunContext& context) override
     {
-        const Comm& comm = context.comm;
-        if (context.job.task() == "scan") {
-            ScanTaskSettings s;
-            s.nside = static_cast<int>(context.job.nside());
-            s.sob_threshold = scan_sob_threshold();
-            s.pvalue_declinations = static_cast<int>(pvalue_declinations());
-            s.pvalue_trials = pvalue_trials();
-            s.background_file = background_trials();
-            s.loaded_background = background_;
-            s.pdf_settings = settings();
-            run_scan_task(sample, context, s);
-            return;
-        }
-        PointSourcePdfs pdfs(sample.data, sample.mc, comm, settings());
-        const double n_total = static_cast<double>(comm.sum(static_cast<std::int64_t>(sample.data.size())));
-        const UnitVector source = unit_vector(ra_deg() * deg, dec_deg() * deg);
-
-        // The observed fit: events stay sharded, sums are reduced.
-        PointSourceEvents shard(sample.data, pdfs, n_total);
-        auto reduce = [&comm](double* values, int n) { comm.sum(values, n); };
-        FitResult observed = shard.fit(source, reduce);
-        auto& fit = context.results.group("/fit");
-        fit.attributes["ts"] = observed.ts;
-        fit.attributes["ns"] = observed.ns;
-        fit.attributes["gamma"] = observed.gamma;
-        fit.attributes["n_events"] = static_cast<std::int64_t>(n_total);
-        fit.attributes["n_evaluations"] = static_cast<std::int64_t>(observed.n_evaluations);
-        fit.attributes["ra_deg"] = ra_deg();
-        fit.attributes["dec_deg"] = dec_deg();
-        fit.attributes["energy_term"] = std::string(shard.has_energy() ? "mc" : "none");
-        log::info("fit at (" + std::to_string(ra_deg()) + ", " + std::to_string(dec_deg()) + ") deg: TS " +
-                  std::to_string(observed.ts) + ", n_s " + std::to_string(observed.ns) +
-                  (shard.has_energy() ? ", gamma " + std::to_string(observed.gamma) : ""));
-        if (context.job.task() == "inject" || context.job.task() == "sensitivity") {
-            run_point_source_injection_task(
-                sample, pdfs, {ra_deg() * deg, dec_deg() * deg, inject_gamma(), inject_band_deg() * deg, flux_e0_gev()},
-                context);
-            return;
-        }
-        if (context.job.task() != "trials") return;
-
-        // Background trials: every rank holds the whole sample and runs its own trials.
-        Events all = sample.data.allgather(comm);
-        PointSourceEvents replica(all, pdfs, n_total);
-        auto campaign = make_campaign(context, "point-source trials");
-        auto block = run_trial_campaign(campaign, comm, [&](std::int64_t trial) {
-            auto r = replica.trial(campaign.seed, trial, source);  // = scramble + fit, O(candidates)
-            return TrialResult{r.ts, r.ns, r.gamma};
-        });
-        store_trials(campaign, block, context.results, comm);
-        record_pvalue(observed.ts, block, context);
+        if (samples.size() == 1) return std::make_unique<PointSourceHypothesis>(samples.front().events, spec(), context.comm);
+        return std::make_unique<JointPointSourceHypothesis>(samples, spec(), context.comm);
     }
 
-    void run_samples(std::vector<Sample>& samples, RunContext& context) override
+    void scan(std::vector<Sample>& samples, RunContext& context) override
     {
-        if (samples.size() == 1) {
-            run(samples.front().events, context);
-            return;
-        }
-        run_joint_fit(samples, context);
+        ScanTaskSettings s;
+        s.nside = static_cast<int>(context.job.nside());
+        s.sob_threshold = scan_sob_threshold();
+        s.pvalue_declinations = static_cast<int>(pvalue_declinations());
+        s.pvalue_trials = pvalue_trials();
+        s.background_file = background_trials();
+        s.loaded_background = background_;
+        s.pdf_settings = pdf.settings();
+        run_scan_task(samples.front().events, context, s);
     }
 
 private:
     BackgroundTs background_;  // task scan with background_trials
 
-    // One event set per sample (this rank's shares for the observed fit, or replicas of the whole
-    // samples for trials), with their spatial S / B at the source, as the joint fit's terms.
-    struct JointEventSets {
-        std::vector<std::unique_ptr<PointSourceEvents>> events;
-        std::vector<Eigen::ArrayXd> spatial;
-        std::vector<JointSampleTerm> terms;
-
-        JointEventSets(const std::vector<const Events*>& sets, const std::vector<Sample>& samples,
-                       const std::vector<std::unique_ptr<PointSourcePdfs>>& pdfs,
-                       const std::vector<PointSourceYield>& yields)
-            : events(sets.size()), spatial(sets.size()), terms(sets.size())
-        {
-            for (std::size_t k = 0; k < sets.size(); ++k) {
-                events[k] = std::make_unique<PointSourceEvents>(*sets[k], *pdfs[k],
-                                                                static_cast<double>(samples[k].n_events));
-                terms[k].name = samples[k].name;
-                terms[k].n_local = static_cast<std::size_t>(sets[k]->size());
-                terms[k].n_total = static_cast<double>(samples[k].n_events);
-                terms[k].sob_at_gamma = [this, k](double gamma, double* out) {
-                    events[k]->ratios().multiply(gamma, spatial[k].data(), out);
-                };
-                terms[k].yield = [&yields, k](double gamma) { return yields[k](gamma); };
-            }
-        }
-        JointEventSets(const JointEventSets&) = delete;  // the terms point into this object
-        JointEventSets& operator=(const JointEventSets&) = delete;
-        void spatial_at(const UnitVector& source)
-        {
-            for (std::size_t k = 0; k < events.size(); ++k) events[k]->spatial_sob(source, spatial[k]);
-        }
-    };
-
-    // The joint fit of PHYSICS.md section 10 (each sample with its own PDFs and yield), and for
-    // task trials its background trials: each sample scrambled with its own stream.
-    void run_joint_fit(std::vector<Sample>& samples, RunContext& context)
+    PointSourceSpec spec() const
     {
-        const Comm& comm = context.comm;
-        const UnitVector source = unit_vector(ra_deg() * deg, dec_deg() * deg);
-        const std::size_t n = samples.size();
-        std::vector<std::unique_ptr<PointSourcePdfs>> pdfs(n);
-        std::vector<PointSourceYield> yields;
-        std::vector<const Events*> shards;
-        bool any_energy = false;
-        for (std::size_t k = 0; k < n; ++k) {
-            Sample& s = samples[k];
-            pdfs[k] = std::make_unique<PointSourcePdfs>(s.events.data, s.events.mc, comm, settings());
-            shards.push_back(&s.events.data);
-            any_energy = any_energy || pdfs[k]->energy.has_value();
-            const bool any_mc = comm.sum(static_cast<std::int64_t>(s.events.mc.size())) > 0;
-            if (any_mc) {
-                yields.push_back(PointSourceYield::from_mc(s.events.mc, dec_deg() * deg, inject_band_deg() * deg,
-                                                           s.events.livetime_s, flux_e0_gev(), comm));
-            } else if (!s.events.effective_areas.empty()) {
-                yields.push_back(
-                    PointSourceYield::from_effective_areas(s.events.effective_areas, dec_deg() * deg, flux_e0_gev()));
-            } else {
-                throw Error("point_source: sample " + s.name +
-                            " has neither MC nor an effective area, so its signal yield (its share of n_s in "
-                            "the joint fit) is unknown");
-            }
-        }
-        FitSettings fit_settings;
-        if (!any_energy) fit_settings.gamma_min = fit_settings.gamma_max = yield_gamma();
-        // The observed fit: events stay sharded, sums are reduced.
-        JointEventSets observed(shards, samples, pdfs, yields);
-        observed.spatial_at(source);
-        auto reduce = [&comm](double* values, int count) { comm.sum(values, count); };
-        const JointFitResult joint = fit_joint(observed.terms, fit_settings, reduce);
-        const auto& events = observed.events;
-
-        std::int64_t n_total = 0;
-        for (const auto& s : samples) n_total += s.n_events;
-        auto& fit = context.results.group("/fit");
-        fit.attributes["ts"] = joint.fit.ts;
-        fit.attributes["ns"] = joint.fit.ns;
-        fit.attributes["gamma"] = any_energy ? joint.fit.gamma : std::numeric_limits<double>::quiet_NaN();
-        fit.attributes["n_events"] = n_total;
-        fit.attributes["n_evaluations"] = static_cast<std::int64_t>(joint.fit.n_evaluations);
-        fit.attributes["ra_deg"] = ra_deg();
-        fit.attributes["dec_deg"] = dec_deg();
-        fit.attributes["n_samples"] = static_cast<std::int64_t>(n);
-        if (!any_energy) fit.attributes["yield_gamma"] = yield_gamma();
-        std::string line = "joint fit of " + std::to_string(n) + " samples at (" + std::to_string(ra_deg()) + ", " +
-                           std::to_string(dec_deg()) + ") deg: TS " + std::to_string(joint.fit.ts) + ", n_s " +
-                           std::to_string(joint.fit.ns) +
-                           (any_energy ? ", gamma " + std::to_string(joint.fit.gamma) : "");
-        for (std::size_t k = 0; k < n; ++k) {
-            auto& g = context.results.group("/fit/samples/" + samples[k].name);
-            g.attributes["ns"] = joint.fit.ns * joint.fraction[k];
-            g.attributes["n_events"] = samples[k].n_events;
-            g.attributes["yield_fraction"] = joint.fraction[k];
-            g.attributes["ts"] = joint.ts[k];
-            g.attributes["energy_term"] = std::string(events[k]->has_energy() ? "mc" : "none");
-            g.attributes["yield_source"] = yields[k].source();
-            line += "; " + samples[k].name + ": n_s " + std::to_string(joint.fit.ns * joint.fraction[k]) + " (" +
-                    std::to_string(100.0 * joint.fraction[k]) + " % of the yield)";
-        }
-        log::info(line);
-        if (context.job.task() != "trials") return;
-
-        // Background trials: every rank holds every sample whole and runs its own trials; trial t
-        // scrambles sample k with stream (seed, t, event, k), so rows do not depend on ranks.
-        std::vector<Events> whole(n);
-        std::vector<const Events*> replicas;
-        for (std::size_t k = 0; k < n; ++k) {
-            whole[k] = samples[k].events.data.allgather(comm);
-            replicas.push_back(&whole[k]);
-        }
-        JointEventSets replica(replicas, samples, pdfs, yields);
-        const double no_gamma = std::numeric_limits<double>::quiet_NaN();
-        auto campaign = make_campaign(context, "joint point-source trials");
-        auto block = run_trial_campaign(campaign, comm, [&](std::int64_t trial) {
-            for (std::size_t k = 0; k < n; ++k) replica.events[k]->scramble(campaign.seed, trial, samples[k].stream);
-            replica.spatial_at(source);
-            const auto r = fit_joint(replica.terms, fit_settings, reduce_nothing);
-            return TrialResult{r.fit.ts, r.fit.ns, any_energy ? r.fit.gamma : no_gamma};
-        });
-        store_trials(campaign, block, context.results, comm);
-        record_pvalue(joint.fit.ts, block, context);
+        PointSourceSpec s;
+        s.ra = ra_deg() * deg;
+        s.dec = dec_deg() * deg;
+        s.ra_deg = ra_deg();
+        s.dec_deg = dec_deg();
+        s.pdf = pdf.settings();
+        s.injection = {s.ra, s.dec, inject_gamma(), inject_band_deg() * deg, flux_e0_gev()};
+        s.yield_gamma = yield_gamma();
+        s.band = inject_band_deg() * deg;
+        s.e0_gev = flux_e0_gev();
+        return s;
     }
 };
 

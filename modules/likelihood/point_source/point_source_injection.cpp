@@ -1,11 +1,12 @@
 #include "likelihood/point_source/point_source_injection.hpp"
 
-#include "likelihood/common/injection_tasks.hpp"
 #include "likelihood/common/flux.hpp"
 #include "nusky/error.hpp"
 #include "nusky/rng.hpp"
 
+#include <cstdio>
 #include <limits>
+#include <memory>
 #include <numbers>
 
 namespace nusky {
@@ -59,38 +60,26 @@ TrialResult PointSourceSignalTrials::operator()(std::uint64_t seed, std::int64_t
     return TrialResult{r.ts, r.ns, r.gamma};
 }
 
-void run_point_source_injection_task(EventSample& sample, const PointSourcePdfs& pdfs,
-                                     const PointSourceInjectionSettings& s, RunContext& context)
+std::unique_ptr<Injector> point_source_injector(const EventSample& sample, const PointSourceInjectionSettings& s,
+                                                const Comm& comm)
 {
-    const Comm& comm = context.comm;
     const bool any_mc = comm.sum(static_cast<std::int64_t>(sample.mc.size())) > 0;
-    if (!any_mc) throw Error("point_source: task " + context.job.task() + " needs MC events to inject");
-    const InjectionPool pool = point_source_injection_pool(sample.mc, s.ra, s.dec, s.gamma, s.band, s.e0_gev,
-                                                           sample.livetime_s, comm);
+    if (!any_mc) throw Error("point_source: tasks inject and sensitivity need MC events to inject");
+    InjectionPool pool = point_source_injection_pool(sample.mc, s.ra, s.dec, s.gamma, s.band, s.e0_gev,
+                                                     sample.livetime_s, comm);
     // Flux unit: E^2 dN/dE at E0 in TeV cm^-2 s^-1 of a point flux Phi0 (E/E0)^-gamma; one
     // unit is e2_flux_tev(1 event) events^-1, so events per unit = 1 / e2_flux_tev(1, mu(1), 1, E0).
-    InjectionSetup setup;
-    setup.pool = &pool;
+    double events_per_flux_unit = 0.0;
     if (sample.livetime_s > 0 && pool.events_per_unit_flux > 0) {
-        setup.events_per_flux_unit = 1.0 / e2_flux_tev(1.0, pool.events_per_unit_flux, 1.0, s.e0_gev);
+        events_per_flux_unit = 1.0 / e2_flux_tev(1.0, pool.events_per_unit_flux, 1.0, s.e0_gev);
     }
     char name[120];
     std::snprintf(name, sizeof name, "E^2 dN/dE at %g GeV [TeV cm^-2 s^-1], point flux E^-%g", s.e0_gev, s.gamma);
-    setup.flux_name = name;
-    setup.label = "point-source " + context.job.task() + " trials";
-
-    Events all = sample.data.allgather(comm);
-    PointSourceSignalTrials trials(all, pdfs, unit_vector(s.ra, s.dec));
-    const auto seed = static_cast<std::uint64_t>(context.job.seed());
-    SignalTrialFn fn = [&](std::int64_t t, const Events& injected) { return trials(seed, t, injected); };
-    auto& g = context.results.group("/injection").attributes;
-    g["source_ra_deg"] = s.ra * 180.0 / std::numbers::pi;
-    g["source_dec_deg"] = s.dec * 180.0 / std::numbers::pi;
-    g["band_deg"] = s.band * 180.0 / std::numbers::pi;
-    if (context.job.task() == "inject")
-        run_inject_task(context, setup, fn);
-    else
-        run_sensitivity_task(context, setup, fn);
+    auto injector = std::make_unique<PoolInjector>(std::move(pool), events_per_flux_unit, name);
+    injector->attributes["source_ra_deg"] = s.ra * 180.0 / std::numbers::pi;
+    injector->attributes["source_dec_deg"] = s.dec * 180.0 / std::numbers::pi;
+    injector->attributes["band_deg"] = s.band * 180.0 / std::numbers::pi;
+    return injector;
 }
 
 }  // namespace nusky

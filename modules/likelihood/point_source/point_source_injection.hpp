@@ -1,11 +1,14 @@
 #pragma once
-// Tasks inject and sensitivity of the point-source likelihood (docs/PHYSICS.md section 9):
-// signal trials = the RA-scrambled sample plus MC events injected at the source, fitted for
-// (n_s, gamma). See likelihood/common/injection_tasks.hpp for the tasks' output.
+// Signal trials of the point-source likelihood (docs/PHYSICS.md section 9): the RA-scrambled
+// sample plus MC events injected at the source, fitted for (n_s, gamma). The task engines
+// (nusky/tasks.hpp) run them.
 #include "likelihood/common/inject.hpp"
 #include "likelihood/point_source/point_source.hpp"
+#include "nusky/hypothesis.hpp"
 #include "nusky/stages.hpp"
 #include "nusky/trials.hpp"
+
+#include <memory>
 
 namespace nusky {
 
@@ -35,8 +38,9 @@ struct PointSourceInjectionSettings {
     double e0_gev = 1e5;      // flux pivot
 };
 
-// Runs job.task() == "inject" or "sensitivity" (collective).
-void run_point_source_injection_task(EventSample& sample, const PointSourcePdfs& pdfs,
-                                     const PointSourceInjectionSettings& settings, RunContext& context);
+// The injector of MC events at the source from the sample's MC (collective). Throws when no
+// rank has MC.
+std::unique_ptr<Injector> point_source_injector(const EventSample& sample, const PointSourceInjectionSettings& settings,
+                                                const Comm& comm);
 
 }  // namespace nusky

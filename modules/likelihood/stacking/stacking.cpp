@@ -1,7 +1,9 @@
 #include "likelihood/stacking/stacking.hpp"
 
-#include "likelihood/common/trial_tasks.hpp"
-#include "readers/simulation/simulation_reader.hpp"
+#include "likelihood/common/flux.hpp"
+#include "likelihood/common/inject.hpp"
+
+#include "nusky/data_dir.hpp"
 #include "nusky/error.hpp"
 #include "nusky/log.hpp"
 #include "nusky/registry.hpp"
@@ -10,8 +12,10 @@
 #include "nusky/trials.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <numbers>
 
 namespace nusky {
@@ -195,15 +199,23 @@ public:
                                          "multiply the weights by the MC acceptance at each source (needs MC)"};
     Parameter<std::int64_t> acceptance_bins{this, "acceptance_bins", 40, "sin(true dec) bins of the acceptance"};
     PointSourcePdfParameters pdf{this};
+    Parameter<double> inject_gamma{this, "inject_gamma", 2.0, "tasks inject, sensitivity: injected spectrum E^-gamma"};
+    Parameter<double> inject_band_deg{this, "inject_band_deg", 3.0,
+                                      "tasks inject, sensitivity: MC events with true dec within this of a source "
+                                      "are injected at it [deg]"};
+    Parameter<double> flux_e0_gev{this, "flux_e0_gev", 1e5, "pivot energy of the reported fluxes [GeV]"};
 
     void validate() override
     {
         if (max_sources() < 0) throw max_sources.error("must be >= 0");
         if (acceptance_bins() < 1) throw acceptance_bins.error("must be >= 1");
         pdf.validate();
+        if (!(inject_gamma() >= 1.0 && inject_gamma() <= 4.0)) throw inject_gamma.error("must be in [1, 4]");
+        if (!(inject_band_deg() > 0.0 && inject_band_deg() <= 90.0)) throw inject_band_deg.error("must be in (0, 90]");
+        if (!(flux_e0_gev() > 0.0) || !std::isfinite(flux_e0_gev())) throw flux_e0_gev.error("must be > 0");
     }
 
-    std::vector<std::string> tasks() const override { return {"fit", "trials"}; }
+    std::vector<std::string> tasks() const override { return {"fit", "trials", "inject", "sensitivity"}; }
 
     void prepare(RunContext&) override
     {
@@ -215,32 +227,53 @@ public:
 
     PointSourceSettings settings() const { return pdf.settings(); }
 
-    void run(EventSample& sample, RunContext& context) override
+    std::unique_ptr<Hypothesis> hypothesis(std::vector<Sample>& samples, RunContext& context) override;
+
+private:
+    std::string path_;
+    std::vector<Source> sources_;
+};
+
+// The stacked fit of one (n_s, gamma) over the catalog, sources weighted by weight x acceptance.
+class StackingHypothesis : public Hypothesis {
+public:
+    // What signal trials inject: E^-gamma at every source, flux in proportion to its weight.
+    struct InjectionSpec {
+        double gamma = 2.0;
+        double band = 0.0;  // true-declination band half-width [rad]
+        double e0_gev = 1e5;
+    };
+
+    StackingHypothesis(EventSample& sample, const std::vector<Source>& sources, std::string catalog_path,
+                       const PointSourceSettings& pdf_settings, bool acceptance_weighting, int acceptance_bins,
+                       const InjectionSpec& injection, const Comm& comm)
+        : sample_(sample), sources_(sources), catalog_path_(std::move(catalog_path)), injection_(injection),
+          pdfs_(sample.data, sample.mc, comm, pdf_settings),
+          weighted_(acceptance_weighting && comm.sum(static_cast<std::int64_t>(sample.mc.size())) > 0),
+          acceptance_(weighted_ ? StackingAcceptance(sources, pdf_settings.gamma_grid, sample.mc, acceptance_bins, comm)
+                                : StackingAcceptance(sources, pdf_settings.gamma_grid)),
+          n_total_(static_cast<double>(comm.sum(static_cast<std::int64_t>(sample.data.size()))))
+    {
+        if (acceptance_weighting && !weighted_) log::warn("stacking: no MC, sources weighted by their catalog weights only");
+    }
+
+    std::string label() const override { return "stacking"; }
+
+    TrialResult fit(RunContext& context) override
     {
         const Comm& comm = context.comm;
-        const auto pdf_settings = settings();
-        PointSourcePdfs pdfs(sample.data, sample.mc, comm, pdf_settings);
-        const bool any_mc = comm.sum(static_cast<std::int64_t>(sample.mc.size())) > 0;
-        const bool weighted = acceptance_weighting() && any_mc;
-        if (acceptance_weighting() && !any_mc) log::warn("stacking: no MC, sources weighted by their catalog weights only");
-        const StackingAcceptance acceptance =
-            weighted ? StackingAcceptance(sources_, pdf_settings.gamma_grid, sample.mc,
-                                          static_cast<int>(acceptance_bins()), comm)
-                     : StackingAcceptance(sources_, pdf_settings.gamma_grid);
-        const double n_total = static_cast<double>(comm.sum(static_cast<std::int64_t>(sample.data.size())));
         auto reduce = [&comm](double* values, int n) { comm.sum(values, n); };
-
-        StackingEvents shard(sample.data, pdfs, sources_, acceptance, n_total);
+        StackingEvents shard(sample_.data, pdfs_, sources_, acceptance_, n_total_);
         const FitResult observed = shard.fit(reduce);
         auto& fit = context.results.group("/fit");
         fit.attributes["ts"] = observed.ts;
         fit.attributes["ns"] = observed.ns;
         fit.attributes["gamma"] = observed.gamma;
-        fit.attributes["n_events"] = static_cast<std::int64_t>(n_total);
+        fit.attributes["n_events"] = static_cast<std::int64_t>(n_total_);
         fit.attributes["n_evaluations"] = static_cast<std::int64_t>(observed.n_evaluations);
         fit.attributes["n_sources"] = static_cast<std::int64_t>(sources_.size());
-        fit.attributes["catalog"] = path_;
-        fit.attributes["acceptance"] = std::string(weighted ? "mc" : "equal");
+        fit.attributes["catalog"] = catalog_path_;
+        fit.attributes["acceptance"] = std::string(weighted_ ? "mc" : "equal");
         fit.attributes["energy_term"] = std::string(shard.has_energy() ? "mc" : "none");
         std::vector<std::string> names;
         std::vector<double> ra, dec, weight;
@@ -256,28 +289,89 @@ public:
         context.results.set_replicated("/stacking", "dec_deg", dec, comm);
         context.results.set_replicated("/stacking", "weight", weight, comm);
         context.results.set_replicated("/stacking", "coefficient",
-                                       acceptance.coefficients(sources_, gamma_for_coefficients), comm);
-        log::info("stacking of " + std::to_string(sources_.size()) + " sources (" + path_ + "): TS " +
+                                       acceptance_.coefficients(sources_, gamma_for_coefficients), comm);
+        log::info("stacking of " + std::to_string(sources_.size()) + " sources (" + catalog_path_ + "): TS " +
                   std::to_string(observed.ts) + ", n_s " + std::to_string(observed.ns) +
                   (shard.has_energy() ? ", gamma " + std::to_string(observed.gamma) : ""));
-        if (context.job.task() != "trials") return;
+        return TrialResult{observed.ts, observed.ns, observed.gamma};
+    }
 
-        Events all = sample.data.allgather(comm);
-        StackingEvents replica(all, pdfs, sources_, acceptance, n_total);
-        auto campaign = make_campaign(context, "stacking trials");
-        auto block = run_trial_campaign(campaign, comm, [&](std::int64_t trial) {
-            replica.scramble(campaign.seed, trial);
-            auto r = replica.fit(reduce_nothing);
-            return TrialResult{r.ts, r.ns, r.gamma};
-        });
-        store_trials(campaign, block, context.results, comm);
-        record_pvalue(observed.ts, block, context);
+    void replicate(const Comm& comm) override { all_ = sample_.data.allgather(comm); }
+
+    void background_trials(std::uint64_t seed, std::int64_t trial, int count, TrialResult* out) override
+    {
+        if (!replica_) replica_ = std::make_unique<StackingEvents>(all_, pdfs_, sources_, acceptance_, n_total_);
+        for (int i = 0; i < count; ++i) {
+            replica_->scramble(seed, trial + i);
+            const auto r = replica_->fit(reduce_nothing);
+            out[i] = TrialResult{r.ts, r.ns, r.gamma};
+        }
+    }
+
+    std::unique_ptr<Injector> injector(RunContext& context) override
+    {
+        const Comm& comm = context.comm;
+        if (comm.sum(static_cast<std::int64_t>(sample_.mc.size())) == 0)
+            throw Error("stacking: tasks inject and sensitivity need MC events to inject");
+        InjectionPool pool = stacking_injection_pool(sample_.mc, sources_, injection_.gamma, injection_.band,
+                                                     injection_.e0_gev, sample_.livetime_s, comm);
+        // One flux unit (E^2 dN/dE at E0 summed over the sources, TeV cm^-2 s^-1) is
+        // 1 / e2_flux_tev(1 event) events.
+        double per_flux_unit = 0.0;
+        if (sample_.livetime_s > 0 && pool.events_per_unit_flux > 0)
+            per_flux_unit = 1.0 / e2_flux_tev(1.0, pool.events_per_unit_flux, 1.0, injection_.e0_gev);
+        char name[160];
+        std::snprintf(name, sizeof name,
+                      "E^2 dN/dE at %g GeV [TeV cm^-2 s^-1] summed over %zu sources (in proportion to their weights), "
+                      "E^-%g",
+                      injection_.e0_gev, sources_.size(), injection_.gamma);
+        auto injector = std::make_unique<PoolInjector>(std::move(pool), per_flux_unit, name);
+        injector->attributes["n_sources"] = static_cast<std::int64_t>(sources_.size());
+        injector->attributes["band_deg"] = injection_.band / deg;
+        return injector;
+    }
+
+    TrialResult signal_trial(std::uint64_t seed, std::int64_t trial, const std::vector<Events>& injected) override
+    {
+        // The background as StackingEvents::scramble leaves it (the same stream and arithmetic),
+        // then the injected events appended; the fit counts them in N.
+        if (all_cos_dec_.size() != all_.size()) all_cos_dec_ = all_.dec.cos();
+        Events events = all_;
+        CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
+        for (Eigen::Index i = 0; i < events.size(); ++i) {
+            const double ra = 2.0 * kPi * rng.uniform();
+            events.ra[i] = ra;
+            events.x[i] = all_cos_dec_[i] * std::cos(ra);
+            events.y[i] = all_cos_dec_[i] * std::sin(ra);
+        }
+        events.append(injected.front());
+        StackingEvents trial_events(events, pdfs_, sources_, acceptance_, static_cast<double>(events.size()));
+        const auto r = trial_events.fit(reduce_nothing);
+        return TrialResult{r.ts, r.ns, r.gamma};
     }
 
 private:
-    std::string path_;
-    std::vector<Source> sources_;
+    EventSample& sample_;
+    const std::vector<Source>& sources_;
+    std::string catalog_path_;
+    InjectionSpec injection_;
+    PointSourcePdfs pdfs_;
+    bool weighted_;
+    StackingAcceptance acceptance_;
+    double n_total_;
+    Events all_;  // the whole sample on this rank (after replicate())
+    Eigen::ArrayXd all_cos_dec_;
+    std::unique_ptr<StackingEvents> replica_;
 };
+
+std::unique_ptr<Hypothesis> StackingLikelihood::hypothesis(std::vector<Sample>& samples, RunContext& context)
+{
+    return std::make_unique<StackingHypothesis>(samples.front().events, sources_, path_, settings(),
+                                                acceptance_weighting(), static_cast<int>(acceptance_bins()),
+                                                StackingHypothesis::InjectionSpec{inject_gamma(), inject_band_deg() * deg,
+                                                                                  flux_e0_gev()},
+                                                context.comm);
+}
 
 }  // namespace
 

@@ -1,6 +1,6 @@
 #include "likelihood/template/template_injection.hpp"
 
-#include "likelihood/common/injection_tasks.hpp"
+#include "likelihood/common/flux.hpp"
 #include "nusky/error.hpp"
 #include "nusky/rng.hpp"
 
@@ -8,6 +8,7 @@
 
 #include <cstdio>
 #include <limits>
+#include <memory>
 #include <span>
 
 namespace nusky {
@@ -99,27 +100,30 @@ TrialResult TemplateSignalTrials::operator()(std::uint64_t seed, std::int64_t tr
     return TrialResult{r.ts, r.ns, settings_.gamma};
 }
 
-void run_template_injection_task(EventSample& sample, const TemplatePdfs& pdfs, const Eigen::ArrayXd& map,
-                                 const TemplateInjectionSettings& s, RunContext& context)
+std::unique_ptr<Injector> template_injector(const EventSample& sample, const Eigen::ArrayXd& map,
+                                            const TemplateInjectionSettings& s, const Comm& comm)
 {
-    const Comm& comm = context.comm;
     const bool any_mc = comm.sum(static_cast<std::int64_t>(sample.mc.size())) > 0;
-    if (!any_mc) throw Error("template: task " + context.job.task() + " needs MC events to inject");
-    const InjectionPool pool = template_injection_pool(sample.mc, map, s.gamma, s.e0_gev, sample.livetime_s, comm);
-    InjectionSetup setup;
-    setup.pool = &pool;
+    if (!any_mc) throw Error("template: tasks inject and sensitivity need MC events to inject");
+    InjectionPool pool = template_injection_pool(sample.mc, map, s.gamma, s.e0_gev, sample.livetime_s, comm);
     // One flux unit (E^2 dN/dE at E0, TeV cm^-2 s^-1) is 1 / e2_flux_tev(1 event) events.
-    if (s.mu_reference > 0) setup.events_per_flux_unit = 1.0 / e2_flux_tev(1.0, s.mu_reference, s.phi0, s.e0_gev);
+    const double events_per_flux_unit =
+        s.mu_reference > 0 ? 1.0 / e2_flux_tev(1.0, s.mu_reference, s.phi0, s.e0_gev) : 0.0;
     char name[120];
     std::snprintf(name, sizeof name, "E^2 dN/dE at %g GeV [TeV cm^-2 s^-1] of the whole template, E^-%g", s.e0_gev,
                   s.gamma);
-    setup.flux_name = name;
-    setup.label = "template " + context.job.task() + " trials";
-    auto& g = context.results.group("/injection").attributes;
     // The MC's own expected events for the reference flux (check against the effective area's).
-    g["mc_mu_reference"] = pool.events_per_unit_flux * s.phi0;
-    g["mu_reference"] = s.mu_reference;
+    const double mc_mu_reference = pool.events_per_unit_flux * s.phi0;
+    auto injector = std::make_unique<PoolInjector>(std::move(pool), events_per_flux_unit, name);
+    injector->attributes["mc_mu_reference"] = mc_mu_reference;
+    injector->attributes["mu_reference"] = s.mu_reference;
+    injector->attributes["trial_pdfs"] = std::string(s.rebuild_pdfs ? "rebuilt per signal trial" : "fixed (the sample's)");
+    return injector;
+}
 
+std::vector<double> template_mc_energy_counts(const EventSample& sample, const TemplatePdfs& pdfs,
+                                              const TemplateInjectionSettings& s, const Comm& comm)
+{
     // The MC part of the energy ratio, as TemplatePdfs sums it (for per-trial ratio tables).
     std::vector<double> mc_counts;
     if (pdfs.energy) {
@@ -129,15 +133,7 @@ void run_template_injection_task(EventSample& sample, const TemplatePdfs& pdfs, 
                               sample.mc.true_energy, sample.mc.oneweight, mc_counts);
         comm.sum(mc_counts.data(), static_cast<int>(mc_counts.size()));
     }
-    g["trial_pdfs"] = std::string(s.rebuild_pdfs ? "rebuilt per signal trial" : "fixed (the sample's)");
-    Events all = sample.data.allgather(comm);
-    TemplateSignalTrials trials(all, pdfs, s.pdf_settings, mc_counts, s.rebuild_pdfs);
-    const auto seed = static_cast<std::uint64_t>(context.job.seed());
-    SignalTrialFn fn = [&](std::int64_t t, const Events& injected) { return trials(seed, t, injected); };
-    if (context.job.task() == "inject")
-        run_inject_task(context, setup, fn);
-    else
-        run_sensitivity_task(context, setup, fn);
+    return mc_counts;
 }
 
 }  // namespace nusky

@@ -1,12 +1,15 @@
 #pragma once
-// Tasks inject and sensitivity of the template likelihood (docs/PHYSICS.md section 9): signal
-// trials = the RA-scrambled sample plus MC events drawn with weight OW E^-gamma T(true dir),
-// fitted for n_s at the template's gamma. Mean numbers convert to fluxes with the effective-area
+// Signal trials of the template likelihood (docs/PHYSICS.md section 9): the RA-scrambled sample
+// plus MC events drawn with weight OW E^-gamma T(true dir), fitted for n_s at the template's
+// gamma; the task engines (nusky/tasks.hpp) run them. Mean numbers convert to fluxes with the effective-area
 // conversion of the fit (E^2 dN/dE at the pivot, TeV cm^-2 s^-1).
 #include "likelihood/common/inject.hpp"
 #include "likelihood/template/template_likelihood.hpp"
 #include "nusky/stages.hpp"
 #include "nusky/trials.hpp"
+
+#include <memory>
+#include <vector>
 
 namespace nusky {
 
@@ -50,7 +53,13 @@ struct TemplateInjectionSettings {
     TemplateSettings pdf_settings;
 };
 
-void run_template_injection_task(EventSample& sample, const TemplatePdfs& pdfs, const Eigen::ArrayXd& template_map,
-                                 const TemplateInjectionSettings& settings, RunContext& context);
+// The injector of MC events weighted by the template (collective). Throws when no rank has MC.
+std::unique_ptr<Injector> template_injector(const EventSample& sample, const Eigen::ArrayXd& template_map,
+                                            const TemplateInjectionSettings& settings, const Comm& comm);
+
+// The MC part of the energy ratio, summed over ranks, for TemplateSignalTrials (collective;
+// empty without an energy term).
+std::vector<double> template_mc_energy_counts(const EventSample& sample, const TemplatePdfs& pdfs,
+                                              const TemplateInjectionSettings& settings, const Comm& comm);
 
 }  // namespace nusky

@@ -1,11 +1,10 @@
 #include "likelihood/template/template_likelihood.hpp"
 
-#include "likelihood/common/trial_tasks.hpp"
 #include "likelihood/template/template_injection.hpp"
-#include "likelihood/common/injection_tasks.hpp"
-#include "readers/npy_events/npy.hpp"
-#include "readers/simulation/simulation_reader.hpp"
+#include "nusky/npy.hpp"
+#include "nusky/data_dir.hpp"
 #include "nusky/error.hpp"
+#include "nusky/input_file.hpp"
 #include "nusky/h5.hpp"
 #include "nusky/log.hpp"
 #include "nusky/registry.hpp"
@@ -20,6 +19,8 @@
 #include <array>
 #include <filesystem>
 #include <limits>
+#include <memory>
+#include <optional>
 #include <numbers>
 
 namespace nusky {
@@ -36,8 +37,10 @@ bool ends_with(const std::string& s, const std::string& suffix)
 Eigen::ArrayXd read_template_map(const std::string& path, const std::string& hdf5_dataset)
 {
     namespace fs = std::filesystem;
-    if (!fs::exists(path)) throw Error(path + ": no such template file");
-    if (fs::is_directory(path)) throw Error(path + ": is a directory, expected a HEALPix map");
+    std::error_code ec;
+    if (!fs::exists(path, ec) && !ec) throw Error(path + ": no such template file");
+    if (fs::is_directory(path, ec)) throw Error(path + ": is a directory, expected a HEALPix map");
+    require_input_file(path, "a HEALPix map");
     Eigen::ArrayXd map;
     if (ends_with(path, ".npy")) {
         map = read_healpix_map_npy(path);
@@ -342,9 +345,8 @@ public:
 
     std::vector<std::string> tasks() const override { return {"fit", "trials", "inject", "sensitivity"}; }
 
-    void prepare(RunContext& context) override
+    void prepare(RunContext&) override
     {
-        check_injection_job(context.job);
         std::string path = template_path();
         if (path.empty()) path = find_gp2023_dir() + "/Fermi-LAT_pi0_map.npy";
         map_ = read_template_map(path);
@@ -369,85 +371,121 @@ public:
         return s;
     }
 
-    void run(EventSample& sample, RunContext& context) override
+    std::unique_ptr<Hypothesis> hypothesis(std::vector<Sample>& samples, RunContext& context) override;
+
+private:
+    Eigen::ArrayXd map_;
+    std::string map_path_;
+    std::optional<EffectiveArea> effective_area_;
+};
+
+// The template fit at the fixed gamma, its background trials (kBatch at a time) and its signal
+// trials (TemplateSignalTrials).
+class TemplateHypothesis : public Hypothesis {
+public:
+    struct Spec {
+        const Eigen::ArrayXd& map;
+        std::string map_path;
+        const EffectiveArea& effective_area;
+        TemplateSettings settings;
+        double e0_gev = 1e5;
+        std::int64_t profile_points = 0;
+        bool rebuild_pdfs = true;
+    };
+
+    TemplateHypothesis(EventSample& sample, Spec spec, const Comm& comm)
+        : sample_(sample), spec_(std::move(spec)),
+          pdfs_(spec_.map, sample.data, sample.mc, spec_.effective_area, comm, spec_.settings),
+          n_total_(static_cast<double>(comm.sum(static_cast<std::int64_t>(sample.data.size()))))
+    {
+    }
+
+    std::string label() const override { return "template"; }
+
+    TrialResult fit(RunContext& context) override
     {
         const Comm& comm = context.comm;
-        log::info("template " + map_path_ + ": smoothing at " + std::to_string(n_sigma()) + " scales, nside " +
-                  std::to_string(nside()));
-        TemplatePdfs pdfs(map_, sample.data, sample.mc, effective_area_, comm, settings());
-        const double n_total = static_cast<double>(comm.sum(static_cast<std::int64_t>(sample.data.size())));
+        const double gamma = spec_.settings.gamma;
         auto reduce = [&comm](double* values, int n) { comm.sum(values, n); };
-
-        TemplateEvents shard(sample.data, pdfs, n_total);
-        FitResult observed = shard.fit(reduce);
+        TemplateEvents shard(sample_.data, pdfs_, n_total_);
+        const FitResult observed = shard.fit(reduce);
         auto& fit = context.results.group("/fit");
         fit.attributes["ts"] = observed.ts;
         fit.attributes["ns"] = observed.ns;
-        fit.attributes["gamma"] = gamma();
-        fit.attributes["n_events"] = static_cast<std::int64_t>(n_total);
+        fit.attributes["gamma"] = gamma;
+        fit.attributes["n_events"] = static_cast<std::int64_t>(n_total_);
         fit.attributes["n_evaluations"] = static_cast<std::int64_t>(observed.n_evaluations);
-        fit.attributes["template"] = map_path_;
-        fit.attributes["acceptance"] = pdfs.acceptance_source;
+        fit.attributes["template"] = spec_.map_path;
+        fit.attributes["acceptance"] = pdfs_.acceptance_source;
         fit.attributes["energy_term"] = std::string(shard.has_energy() ? "mc" : "none");
 
         // Flux: n_s over the events expected from a reference flux through the effective area.
-        const double phi0 = 1e-18, livetime = sample.livetime_s;
+        const double livetime = sample_.livetime_s;
         if (livetime > 0) {
-            Eigen::ArrayXd fractions = template_band_fractions(map_, effective_area_->sindec_edges);
-            double mu = expected_events(*effective_area_, fractions, gamma(), phi0, flux_e0_gev(), livetime);
-            fit.attributes["mu_per_1e-18"] = mu;
-            fit.attributes["flux_e2dnde_100tev"] = e2_flux_tev(observed.ns, mu, phi0, flux_e0_gev());
+            Eigen::ArrayXd fractions = template_band_fractions(spec_.map, spec_.effective_area.sindec_edges);
+            mu_reference_ = expected_events(spec_.effective_area, fractions, gamma, kPhi0, spec_.e0_gev, livetime);
+            fit.attributes["mu_per_1e-18"] = mu_reference_;
+            fit.attributes["flux_e2dnde_100tev"] = e2_flux_tev(observed.ns, mu_reference_, kPhi0, spec_.e0_gev);
             fit.attributes["livetime_s"] = livetime;
         } else {
             log::warn("the sample has no livetime: no flux conversion");
         }
-        store_profile(shard, observed, n_total, context, reduce);
+        store_profile(shard, observed, context, reduce);
         log::info("template fit: TS " + std::to_string(observed.ts) + ", n_s " + std::to_string(observed.ns));
-        if (context.job.task() == "inject" || context.job.task() == "sensitivity") {
-            const double mu_reference = fit.attributes.count("mu_per_1e-18")
-                                            ? std::get<double>(fit.attributes["mu_per_1e-18"]) : 0.0;
-            run_template_injection_task(sample, pdfs, map_, {gamma(), flux_e0_gev(), mu_reference, phi0, inject_rebuild_pdfs(), settings()}, context);
-            return;
-        }
-        if (context.job.task() != "trials") return;
+        return TrialResult{observed.ts, observed.ns, gamma};
+    }
 
-        Events all = sample.data.allgather(comm);
-        TemplateEvents replica(all, pdfs, n_total);
-        log::info("template trials: the events reach " + std::to_string(replica.reach_bytes() >> 10) +
-                  " KiB of the smoothed maps");
-        auto campaign = make_campaign(context, "template trials");
-        // Trials are computed kBatch at a time (TemplateEvents::trials), up to the end of this
-        // rank's block of the campaign (as run_trial_campaign deals them; a batch reaching
-        // further would only waste work). A trial's result is the same in any batch.
-        const std::int64_t my_end =
-            campaign.first_trial + block_range(campaign.n_trials, comm.rank(), comm.size()).end;
+    void replicate(const Comm& comm) override { all_ = sample_.data.allgather(comm); }
+
+    int trial_batch() const override { return TemplateEvents::kBatch; }
+
+    void background_trials(std::uint64_t seed, std::int64_t trial, int count, TrialResult* out) override
+    {
+        if (!replica_) {
+            replica_ = std::make_unique<TemplateEvents>(all_, pdfs_, n_total_);
+            log::info("template trials: the events reach " + std::to_string(replica_->reach_bytes() >> 10) +
+                      " KiB of the smoothed maps");
+        }
         std::array<FitResult, TemplateEvents::kBatch> batch;
-        std::int64_t batch_first = 0, batch_count = 0;
-        auto block = run_trial_campaign(campaign, comm, [&](std::int64_t trial) {
-            if (trial < batch_first || trial >= batch_first + batch_count) {
-                batch_first = trial;
-                batch_count = std::clamp<std::int64_t>(my_end - trial, 1, TemplateEvents::kBatch);
-                replica.trials(campaign.seed, trial, static_cast<int>(batch_count), batch.data());
-            }
-            const FitResult& r = batch[static_cast<std::size_t>(trial - batch_first)];
-            return TrialResult{r.ts, r.ns, gamma()};
-        });
-        store_trials(campaign, block, context.results, comm);
-        record_pvalue(observed.ts, block, context);
+        replica_->trials(seed, trial, count, batch.data());
+        for (int i = 0; i < count; ++i) out[i] = TrialResult{batch[i].ts, batch[i].ns, spec_.settings.gamma};
+    }
+
+    std::unique_ptr<Injector> injector(RunContext& context) override
+    {
+        const TemplateInjectionSettings s = injection_settings();
+        auto injector = template_injector(sample_, spec_.map, s, context.comm);
+        mc_energy_counts_ = template_mc_energy_counts(sample_, pdfs_, s, context.comm);
+        return injector;
+    }
+
+    TrialResult signal_trial(std::uint64_t seed, std::int64_t trial, const std::vector<Events>& injected) override
+    {
+        if (!signal_) {
+            signal_ = std::make_unique<TemplateSignalTrials>(all_, pdfs_, spec_.settings, mc_energy_counts_,
+                                                             spec_.rebuild_pdfs);
+        }
+        return (*signal_)(seed, trial, injected.front());
     }
 
 private:
-    // TS against n_s around the best fit, for the profile plot.
-    void store_profile(TemplateEvents& events, const FitResult& best, double n_total, RunContext& context,
-                       const ReduceSum& reduce)
+    static constexpr double kPhi0 = 1e-18;  // the reference flux of mu_per_1e-18
+
+    TemplateInjectionSettings injection_settings() const
     {
-        const auto points = profile_points();
+        return {spec_.settings.gamma, spec_.e0_gev, mu_reference_, kPhi0, spec_.rebuild_pdfs, spec_.settings};
+    }
+
+    // TS against n_s around the best fit, for the profile plot.
+    void store_profile(TemplateEvents& events, const FitResult& best, RunContext& context, const ReduceSum& reduce)
+    {
+        const auto points = spec_.profile_points;
         if (points < 2) return;
         double top = std::max(3.0 * best.ns, 100.0);
         std::vector<double> ns, ts;
         for (std::int64_t k = 0; k < points; ++k) {
             double x = top * static_cast<double>(k) / static_cast<double>(points - 1);
-            if (x >= n_total) break;
+            if (x >= n_total_) break;
             double t = events.ts_at(x, reduce);
             if (!std::isfinite(t)) break;  // beyond the domain (an argument of ln <= 0)
             ns.push_back(x);
@@ -457,10 +495,25 @@ private:
         context.results.set_replicated("/fit", "profile_ts", ts, context.comm);
     }
 
-    Eigen::ArrayXd map_;
-    std::string map_path_;
-    std::optional<EffectiveArea> effective_area_;
+    EventSample& sample_;
+    Spec spec_;
+    TemplatePdfs pdfs_;
+    double n_total_;
+    double mu_reference_ = 0.0;  // expected events of kPhi0 (0: no livetime, no flux conversion)
+    Events all_;                 // the whole sample on this rank (after replicate())
+    std::unique_ptr<TemplateEvents> replica_;
+    std::vector<double> mc_energy_counts_;
+    std::unique_ptr<TemplateSignalTrials> signal_;
 };
+
+std::unique_ptr<Hypothesis> TemplateLikelihood::hypothesis(std::vector<Sample>& samples, RunContext& context)
+{
+    log::info("template " + map_path_ + ": smoothing at " + std::to_string(n_sigma()) + " scales, nside " +
+              std::to_string(nside()));
+    TemplateHypothesis::Spec spec{map_, map_path_, *effective_area_, settings(), flux_e0_gev(), profile_points(),
+                                  inject_rebuild_pdfs()};
+    return std::make_unique<TemplateHypothesis>(samples.front().events, std::move(spec), context.comm);
+}
 
 }  // namespace
 

@@ -1,6 +1,7 @@
 #include "readers/hdf5_events/hdf5_events.hpp"
 
 #include "nusky/error.hpp"
+#include "nusky/input_file.hpp"
 #include "nusky/mpi.hpp"
 #include "nusky/registry.hpp"
 #include "nusky/stages.hpp"
@@ -185,11 +186,10 @@ public:
     {
         namespace fs = std::filesystem;
         const auto& file_name = path();
-        if (!fs::exists(file_name)) throw Error(file_name + ": no such file");
-        if (fs::is_directory(file_name)) throw Error(file_name + ": is a directory, expected an HDF5 file");
-        if (::access(file_name.c_str(), R_OK) != 0) {
-            throw Error(file_name + ": cannot open for reading: " + std::strerror(errno));
-        }
+        std::error_code ec;
+        if (!fs::exists(file_name, ec) && !ec) throw Error(file_name + ": no such file");
+        if (fs::is_directory(file_name, ec)) throw Error(file_name + ": is a directory, expected an HDF5 file");
+        require_input_file(file_name, "an HDF5 file");  // before any open: a named pipe would block it
         if (!is_hdf5_file(file_name)) throw Error(file_name + ": not an HDF5 file");
         EventSample sample;
         int rank = context.comm.rank(), size = context.comm.size();

@@ -1,6 +1,7 @@
 #include "readers/icecube_public/icecube_text.hpp"
 
 #include "nusky/error.hpp"
+#include "nusky/input_file.hpp"
 #include "nusky/text_table.hpp"
 
 #include <algorithm>
@@ -25,10 +26,7 @@ class File {
 public:
     explicit File(const std::string& path) : path_(path)
     {
-        std::error_code ec;
-        if (std::filesystem::is_directory(path, ec)) {
-            throw file_error(path, 0, "is a directory, expected a file");
-        }
+        require_input_file(path, "a file");
         fd_ = ::open(path.c_str(), O_RDONLY);
         if (fd_ < 0) {
             throw file_error(path, 0, std::string("cannot open for reading: ") + std::strerror(errno));
@@ -509,7 +507,10 @@ SeasonFiles season_files(const std::string& release_dir, const std::string& seas
 std::vector<SeasonFiles> resolve_seasons(const std::string& path, const std::vector<std::string>& seasons)
 {
     std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) throw file_error(path, 0, "does not exist");
+    if (!std::filesystem::exists(path, ec)) {
+        if (ec) require_input_file(path, "an events file or a release directory");  // e.g. a link loop
+        throw file_error(path, 0, "does not exist");
+    }
     std::vector<SeasonFiles> out;
     if (std::filesystem::is_directory(path, ec)) {
         if (seasons.empty()) {

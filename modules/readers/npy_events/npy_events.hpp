@@ -11,7 +11,7 @@
 //   ow | oneweight             [GeV cm^2 sr], already divided by the number of generated events
 #include "nusky/event.hpp"
 
-#include "readers/npy_events/npy.hpp"
+#include "nusky/npy.hpp"
 
 #include <cstdint>
 #include <string>

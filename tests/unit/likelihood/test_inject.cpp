@@ -1,6 +1,6 @@
 // Signal injection and the sensitivity arithmetic (likelihood/common/inject.hpp, sensitivity.hpp).
 #include "likelihood/common/inject.hpp"
-#include "likelihood/common/sensitivity.hpp"
+#include "nusky/sensitivity.hpp"
 
 #include "nusky/error.hpp"
 #include "nusky/mpi.hpp"

@@ -1,6 +1,6 @@
 #include "likelihood/common/flux.hpp"
 #include "likelihood/template/template_pdf.hpp"
-#include "readers/npy_events/npy.hpp"
+#include "nusky/npy.hpp"
 
 #include "nusky/error.hpp"
 #include "../test_paths.hpp"

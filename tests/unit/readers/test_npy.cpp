@@ -1,4 +1,4 @@
-#include "readers/npy_events/npy.hpp"
+#include "nusky/npy.hpp"
 
 #include "nusky/error.hpp"
 #include "../test_paths.hpp"

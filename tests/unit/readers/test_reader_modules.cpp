@@ -1,8 +1,8 @@
 // The reader modules (icecube_public, simulation, npy_events) and the reco adapters (track,
 // dnn_cascade) through the registry, and their plain physics functions.
-#include "readers/npy_events/npy.hpp"
+#include "nusky/npy.hpp"
 #include "readers/npy_events/npy_events.hpp"
-#include "readers/simulation/simulation_reader.hpp"
+#include "nusky/data_dir.hpp"
 #include "reco/dnn_cascade/dnn_cascade.hpp"
 #include "reco/track/track.hpp"
 

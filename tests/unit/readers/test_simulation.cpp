@@ -3,7 +3,7 @@
 #include "../test_paths.hpp"
 #include "nusky/error.hpp"
 #include "nusky/rng.hpp"
-#include "readers/npy_events/npy.hpp"
+#include "nusky/npy.hpp"
 
 #include <gtest/gtest.h>
 #include <healpix_base.h>

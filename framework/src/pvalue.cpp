@@ -1,4 +1,4 @@
-#include "likelihood/common/pvalue.hpp"
+#include "nusky/pvalue.hpp"
 
 #include "nusky/error.hpp"
 #include "nusky/text_table.hpp"

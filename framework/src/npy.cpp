@@ -1,6 +1,7 @@
-#include "readers/npy_events/npy.hpp"
+#include "nusky/npy.hpp"
 
 #include "nusky/error.hpp"
+#include "nusky/input_file.hpp"
 
 #include <algorithm>
 #include <bit>
@@ -424,6 +425,7 @@ NpyArray parse_npy(const char* data, std::size_t size, const std::string& path)
 
 NpyFile::NpyFile(const std::string& path) : path_(path)
 {
+    require_input_file(path, "a .npy file");
     fd_ = ::open(path.c_str(), O_RDONLY);
     if (fd_ < 0) throw file_error(path, 0, std::string("cannot open for reading: ") + std::strerror(errno));
     struct stat st {};

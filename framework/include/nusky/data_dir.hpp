@@ -1,7 +1,7 @@
 #pragma once
-// Reader `simulation`: the simulated cascade sky of simulate.hpp. Each rank generates only its
-// block (block_range) of the sky and of the MC set, so the global sample is bit-identical for
-// any rank count.
+// Where the data nusky ships are found: the gp2023 release tables (effective areas, the pi0
+// template, the source catalogs) that the simulation reader and the template and stacking
+// likelihoods read when no path is configured.
 #include <string>
 #include <vector>
 

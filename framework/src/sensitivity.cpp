@@ -1,4 +1,4 @@
-#include "likelihood/common/sensitivity.hpp"
+#include "nusky/sensitivity.hpp"
 
 #include "nusky/error.hpp"
 

@@ -1,9 +1,8 @@
-#include "likelihood/common/injection_tasks.hpp"
-
-#include "likelihood/common/sensitivity.hpp"
-#include "likelihood/common/trial_tasks.hpp"
+// The engines of tasks inject and sensitivity (nusky/tasks.hpp).
 #include "nusky/log.hpp"
 #include "nusky/mpi.hpp"
+#include "nusky/sensitivity.hpp"
+#include "nusky/tasks.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -34,7 +33,7 @@ struct SignalRows {
 
 SignalRows store_injection(RunContext& context, const TrialCampaign& campaign, const TrialBlock& block,
                            std::int64_t signal_begin, std::int64_t per_mean, const std::vector<double>& means,
-                           const InjectionSetup& setup)
+                           const Injector& injector)
 {
     const Comm& comm = context.comm;
     // This rank's rows are offsets [block.offset, block.offset + size): keep those >= signal_begin.
@@ -48,7 +47,7 @@ SignalRows store_injection(RunContext& context, const TrialCampaign& campaign, c
         const std::int64_t trial = campaign.first_trial + r;
         mean_col.push_back(mu);
         trial_col.push_back(trial);
-        n_injected.push_back(static_cast<double>(injected_count(campaign.seed, trial, mu)));
+        n_injected.push_back(static_cast<double>(injector.count(campaign.seed, trial, mu)));
         ts.push_back(res.ts);
         ns.push_back(res.ns);
         gamma.push_back(res.gamma);
@@ -75,7 +74,7 @@ SignalRows store_injection(RunContext& context, const TrialCampaign& campaign, c
         double sum = 0.0;
         for (auto k = b; k < e; ++k) sum += all_injected[k];
         mean_injected.push_back(sum / static_cast<double>(per_mean));
-        flux.push_back(setup.events_per_flux_unit > 0 ? means[g] / setup.events_per_flux_unit
+        flux.push_back(injector.events_per_flux_unit > 0 ? means[g] / injector.events_per_flux_unit
                                                       : std::numeric_limits<double>::quiet_NaN());
     }
     results.set_replicated("/injection", "bias_n_inj", means, comm);
@@ -88,14 +87,10 @@ SignalRows store_injection(RunContext& context, const TrialCampaign& campaign, c
     group.attributes["seed"] = static_cast<std::int64_t>(campaign.seed);
     group.attributes["first_trial"] = campaign.first_trial;
     group.attributes["trials_per_mean"] = per_mean;
-    group.attributes["events_per_flux_unit"] = setup.events_per_flux_unit;
-    group.attributes["flux_unit"] = setup.flux_name;
-    group.attributes["pool_events"] = static_cast<std::int64_t>(setup.pool ? setup.pool->size() : 0);
-    if (setup.pool) {
-        group.attributes["inject_gamma"] = setup.pool->gamma;
-        group.attributes["mc_events_per_unit_flux"] = setup.pool->events_per_unit_flux;
-        group.attributes["flux_e0_gev"] = setup.pool->e0_gev;
-    }
+    group.attributes["events_per_flux_unit"] = injector.events_per_flux_unit;
+    group.attributes["flux_unit"] = injector.flux_unit;
+    group.attributes["pool_events"] = injector.pool_size();
+    for (const auto& [name, value] : injector.attributes) group.attributes[name] = value;
     for (std::size_t g = 0; g < means.size(); ++g) {
         char line[200];
         std::snprintf(line, sizeof line, "injected mean %.4g (mean drawn %.2f): median n_s %.2f, gamma %.3f, TS %.2f",
@@ -119,18 +114,18 @@ const std::vector<double>& default_sensitivity_grid()
     return grid;
 }
 
-std::vector<double> injection_means(const JobSpec& job, const InjectionSetup& setup, const std::vector<double>& fallback)
+std::vector<double> injection_means(const JobSpec& job, double events_per_flux_unit, const std::vector<double>& fallback)
 {
     std::vector<double> means;
     for (double m : job.inject_ns()) {
         if (!(m >= 0.0) || !std::isfinite(m)) throw job.inject_ns.error("mean numbers must be finite and >= 0");
         means.push_back(m);
     }
-    if (!job.inject_flux().empty() && !(setup.events_per_flux_unit > 0.0))
+    if (!job.inject_flux().empty() && !(events_per_flux_unit > 0.0))
         throw job.inject_flux.error("this likelihood has no flux conversion (no livetime or MC): use inject_ns");
     for (double f : job.inject_flux()) {
         if (!(f >= 0.0) || !std::isfinite(f)) throw job.inject_flux.error("fluxes must be finite and >= 0");
-        means.push_back(f * setup.events_per_flux_unit);
+        means.push_back(f * events_per_flux_unit);
     }
     if (means.empty()) means = fallback;
     std::sort(means.begin(), means.end());
@@ -152,43 +147,51 @@ void check_injection_job(const JobSpec& job)
         throw job.trials.error("task sensitivity needs background trials (trials >= 1)");
 }
 
-void run_inject_task(RunContext& context, const InjectionSetup& setup, const SignalTrialFn& trial)
+// The observed fit, then the hypothesis' injector and whole samples for signal trials.
+static std::unique_ptr<Injector> prepare_signal_trials(Hypothesis& hypothesis, RunContext& context)
+{
+    hypothesis.fit(context);
+    auto injector = hypothesis.injector(context);
+    hypothesis.replicate(context.comm);
+    return injector;
+}
+
+void run_inject_task(Hypothesis& hypothesis, RunContext& context)
 {
     const JobSpec& job = context.job;
     check_trials_per_mean(job);
-    const auto means = injection_means(job, setup, {});
+    const auto injector = prepare_signal_trials(hypothesis, context);
+    const auto means = injection_means(job, injector->events_per_flux_unit, {});
     if (means.empty()) throw job.inject_ns.error("task inject needs inject_ns or inject_flux");
     const std::int64_t per_mean = job.signal_trials();
-    auto campaign = make_campaign(context, setup.label.empty() ? "signal trials" : setup.label);
+    auto campaign = make_campaign(context, hypothesis.label() + " inject trials");
     campaign.n_trials = per_mean * static_cast<std::int64_t>(means.size());
-    const InjectionPool& pool = *setup.pool;
     auto block = run_trial_campaign(campaign, context.comm, [&](std::int64_t t) {
         const double mu = means[static_cast<std::size_t>((t - campaign.first_trial) / per_mean)];
-        return trial(t, draw_injection(pool, campaign.seed, t, mu));
+        return hypothesis.signal_trial(campaign.seed, t, injector->draw(campaign.seed, t, mu));
     });
-    store_injection(context, campaign, block, 0, per_mean, means, setup);
+    store_injection(context, campaign, block, 0, per_mean, means, *injector);
 }
 
-void run_sensitivity_task(RunContext& context, const InjectionSetup& setup, const SignalTrialFn& trial)
+void run_sensitivity_task(Hypothesis& hypothesis, RunContext& context)
 {
     const JobSpec& job = context.job;
     const Comm& comm = context.comm;
     check_trials_per_mean(job);
     if (job.trials() < 1) throw job.trials.error("task sensitivity needs background trials (trials >= 1)");
-    const auto means = injection_means(job, setup, default_sensitivity_grid());
+    const auto injector = prepare_signal_trials(hypothesis, context);
+    const auto means = injection_means(job, injector->events_per_flux_unit, default_sensitivity_grid());
     const std::int64_t per_mean = job.signal_trials();
     const std::int64_t n_background = job.trials();
-    auto campaign = make_campaign(context, setup.label.empty() ? "sensitivity trials" : setup.label);
+    auto campaign = make_campaign(context, hypothesis.label() + " sensitivity trials");
     campaign.n_trials = n_background + per_mean * static_cast<std::int64_t>(means.size());
-    const InjectionPool& pool = *setup.pool;
-    const Events nothing = draw_injection(pool, campaign.seed, 0, 0.0);
+    const std::vector<Events> nothing = injector->draw(campaign.seed, 0, 0.0);
     auto block = run_trial_campaign(campaign, comm, [&](std::int64_t t) {
         const std::int64_t r = t - campaign.first_trial;
-        if (r < n_background) return trial(t, nothing);
+        if (r < n_background) return hypothesis.signal_trial(campaign.seed, t, nothing);
         const double mu = means[static_cast<std::size_t>((r - n_background) / per_mean)];
-        return trial(t, draw_injection(pool, campaign.seed, t, mu));
+        return hypothesis.signal_trial(campaign.seed, t, injector->draw(campaign.seed, t, mu));
     });
-
     // Background rows (a prefix of the campaign): /trials, as the trials task writes them.
     const auto mine = static_cast<std::int64_t>(block.results.size());
     const std::int64_t bkg_end = std::clamp<std::int64_t>(n_background - block.offset, 0, mine);
@@ -203,7 +206,7 @@ void run_sensitivity_task(RunContext& context, const InjectionSetup& setup, cons
     trials_group.attributes["n_trials"] = n_background;
     const auto background_ts = comm.allgather(column(block.results, 0, static_cast<std::size_t>(bkg_end), 0));
 
-    const SignalRows signal = store_injection(context, campaign, block, n_background, per_mean, means, setup);
+    const SignalRows signal = store_injection(context, campaign, block, n_background, per_mean, means, *injector);
     const BackgroundSummary bkg = summarise_background(background_ts);
 
     std::vector<double> above_median, above_3, above_5;
@@ -221,14 +224,15 @@ void run_sensitivity_task(RunContext& context, const InjectionSetup& setup, cons
     results.set_replicated("/sensitivity", "fraction_above_5sigma", above_5, comm);
     auto& s = results.group("/sensitivity").attributes;
     const double nan = std::numeric_limits<double>::quiet_NaN();
-    auto flux_of = [&](double n) { return setup.events_per_flux_unit > 0 ? n / setup.events_per_flux_unit : nan; };
+    const double per_flux = injector->events_per_flux_unit;
+    auto flux_of = [&](double n) { return per_flux > 0 ? n / per_flux : nan; };
     s["n_background_trials"] = static_cast<std::int64_t>(bkg.n_trials);
     s["trials_per_mean"] = per_mean;
     s["background_median_ts"] = bkg.median;
     s["chi2_eta"] = bkg.tail.eta;
     s["chi2_ndof"] = bkg.tail.valid ? bkg.tail.ndof : nan;
-    s["flux_unit"] = setup.flux_name;
-    s["events_per_flux_unit"] = setup.events_per_flux_unit;
+    s["flux_unit"] = injector->flux_unit;
+    s["events_per_flux_unit"] = per_flux;
     const double sens = mean_at_fraction(means, above_median, 0.9);
     s["sensitivity_ns"] = sens;
     s["sensitivity_flux"] = flux_of(sens);
