@@ -32,8 +32,17 @@ void JobSpec::validate()
     if (std::find(known.begin(), known.end(), task()) == known.end()) {
         throw task.error("unknown task '" + task() + "' (fit, trials, scan, inject, sensitivity)");
     }
+    // A job's rows are held in memory (24 bytes a trial) and its checkpoint on disk (32 bytes):
+    // larger campaigns are split over jobs with first_trial (docs/user-guide.md).
     if (trials() < 0) throw trials.error("must be >= 0");
-    if (first_trial() < 0) throw first_trial.error("must be >= 0");
+    if (trials() > kMaxTrialsPerJob)
+        throw trials.error("must be in [0, " + std::to_string(kMaxTrialsPerJob) +
+                           "]; split larger campaigns over jobs with first_trial");
+    if (signal_trials() < 0 || signal_trials() > kMaxTrialsPerJob)
+        throw signal_trials.error("must be in [0, " + std::to_string(kMaxTrialsPerJob) + "]");
+    // Trial numbers key random streams below bit 62 (inject.hpp keeps bit 63 for injections).
+    if (first_trial() < 0 || first_trial() > (std::int64_t{1} << 62) - kMaxTrialsPerJob)
+        throw first_trial.error("must be in [0, 2^62 - " + std::to_string(kMaxTrialsPerJob) + "]");
     if (checkpoint_every() < 1) throw checkpoint_every.error("must be >= 1");
     auto n = nside();
     if (n < 1 || (n & (n - 1)) != 0) throw nside.error("must be a power of two");

@@ -45,21 +45,49 @@ std::string trim(const std::string& s)
     return s.substr(b, e - b + 1);
 }
 
-// The first line Boost's INI parser would reject: not blank, not a comment, not a
-// "[section]" header and without '='.
-std::string describe_syntax_error(const std::string& text)
+// A line as an error message shows it: at most 40 characters, non-printable bytes as '?'.
+std::string shown(const std::string& line)
+{
+    std::string out;
+    for (char c : line.substr(0, 40)) out += (c >= 32 && c < 127) ? c : '?';
+    return line.size() > 40 ? out + "..." : out;
+}
+
+bool is_name(const std::string& s)
+{
+    if (s.empty()) return false;
+    for (char c : s)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) return false;
+    return true;
+}
+
+// Every line is blank, a comment (# or ;), a "[section]" header or "key = value"; the first
+// that is not is reported with its number and what was expected. (Boost's parser would drop a
+// value without a key and mangle "[[reader]]"; its own errors name no line.)
+void check_ini_lines(const std::string& text, const std::string& name)
 {
     std::istringstream in(text);
     std::string line;
     for (int number = 1; std::getline(in, line); ++number) {
-        std::string t = trim(line);
+        const std::string t = trim(line);
         if (t.empty() || t[0] == '#' || t[0] == ';') continue;
-        bool header = t.front() == '[' && t.back() == ']';
-        if (!header && (t.front() == '[' || t.find('=') == std::string::npos || t[0] == '=')) {
-            return "line " + std::to_string(number) + ": invalid line (expected [section] or key = value)";
+        const std::string where = name + ": line " + std::to_string(number) + ": ";
+        if (t[0] == '[') {
+            // The name itself is checked against the known sections later.
+            const std::string inner = t.size() >= 2 ? trim(t.substr(1, t.size() - 2)) : "";
+            if (t.back() != ']' || inner.empty() || inner.find_first_of("[]") != std::string::npos)
+                throw Error(where + "invalid section header '" + shown(t) +
+                            "' (expected [section], e.g. [reader] or [reader.NAME])");
+            continue;
         }
+        const auto equals = t.find('=');
+        if (equals == std::string::npos)
+            throw Error(where + "'" + shown(t) + "' is not a setting (expected [section] or key = value)");
+        const std::string key = trim(t.substr(0, equals));
+        if (key.empty()) throw Error(where + "a value without a key (expected key = value)");
+        if (!is_name(key))
+            throw Error(where + "invalid key '" + shown(key) + "' (expected key = value; keys are letters, digits, _ . -)");
     }
-    return "invalid INI syntax";
 }
 
 bool known_section(const std::string& section)
@@ -98,7 +126,11 @@ Config Config::from_string(const std::string& text, const std::string& name,
 {
     Config config;
     config.path_ = name;
-    std::istringstream in(text);
+    // A UTF-8 byte-order mark (some editors write one) is not part of the first line.
+    const bool bom = text.rfind("\xEF\xBB\xBF", 0) == 0;
+    const std::string body = bom ? text.substr(3) : text;
+    check_ini_lines(body, name);
+    std::istringstream in(body);
     po::options_description none;
     po::parsed_options parsed(&none);
     try {
@@ -106,7 +138,8 @@ Config Config::from_string(const std::string& text, const std::string& name,
     } catch (const po::error&) {
         // Not e.what(): Boost substitutes "%name%" placeholders in its messages and loops
         // forever when the offending line itself contains one (found by fuzz/fuzz_config).
-        throw Error(name + ": " + describe_syntax_error(text));
+        // check_ini_lines() has already caught every malformed line Boost is known to reject.
+        throw Error(name + ": invalid INI syntax");
     }
     for (const auto& option : parsed.options) {
         const std::string& full_key = option.string_key;

@@ -66,6 +66,34 @@ echo "ok: plugin installed in <prefix>/lib/nusky found by bare name"
 "$NUSKY" validate "$WORK/tw_noplugin.ini" --plugin "$plugin" | grep -q "config OK" || fail "validate --plugin"
 echo "ok: modules / describe / validate --plugin"
 
+# The plugin likelihood disk_source: trials and sensitivity come from nusky's task engines, and
+# its rows do not depend on the number of ranks.
+disk=$WORK/example/libdisk_source.so
+[ -f "$disk" ] || fail "no $disk"
+sed -e "s|^path = .*|path = $events|" -e "s|^output = .*|output = $WORK/disk.h5|" "$example/disk_ic40.ini" > "$WORK/disk.ini"
+for np in 1 2; do
+  run_np $np run "$WORK/disk.ini" --plugin "$disk" --set job.task=trials --set job.trials=40 \
+    --output "$WORK/disk_trials$np.h5" > "$WORK/disk$np.log" 2>&1 || { cat "$WORK/disk$np.log"; fail "disk trials at $np ranks"; }
+done
+run_np 2 run "$WORK/disk.ini" --plugin "$disk" --set job.trials=40 --set job.inject_ns=5,15,40 --set job.signal_trials=12 \
+  --output "$WORK/disk_sens.h5" > "$WORK/disk_sens.log" 2>&1 || { cat "$WORK/disk_sens.log"; fail "disk sensitivity"; }
+"$PY" - "$WORK" <<'PY' || fail "disk_source results"
+import h5py, numpy as np, sys
+w = sys.argv[1]
+one, two = h5py.File(f"{w}/disk_trials1.h5"), h5py.File(f"{w}/disk_trials2.h5")
+assert len(one["trials/ts"]) == 40 and np.array_equal(one["trials/ts"][:], two["trials/ts"][:])
+assert one["fit"].attrs["radius_deg"] == 1.5 and "p_value" in one["fit"].attrs
+s = h5py.File(f"{w}/disk_sens.h5")
+# The sensitivity's background rows are the trials task's rows (same seed, same trials).
+assert np.array_equal(s["trials/ts"][:], one["trials/ts"][:])
+ns = s["injection/bias_median_ns"][:]
+assert list(s["injection/bias_n_inj"][:]) == [5.0, 15.0, 40.0] and ns[2] > 20 and ns[2] > ns[0], ns
+assert np.isfinite(s["sensitivity"].attrs["sensitivity_ns"]), dict(s["sensitivity"].attrs)
+print("disk_source: bias curve", list(zip(s["injection/bias_n_inj"][:], ns)),
+      "sensitivity n =", s["sensitivity"].attrs["sensitivity_ns"])
+PY
+echo "ok: plugin likelihood disk_source: trials equal at 1 and 2 ranks, sensitivity from the engines"
+
 # A missing plugin: one error line naming the name and every path searched.
 sed 's|^plugins = .*|plugins = no_such_plugin|' "$WORK/tw.ini" > "$WORK/missing.ini"
 for np in 1 2; do

@@ -151,7 +151,9 @@ TEST(test_tasks_mpi, InjectCountsAndBiasCurve)
     EXPECT_EQ(std::get<std::int64_t>(attrs.at("pool_events")), 7);
     // Replicated datasets are held (and written) by rank 0.
     const auto flux = std::get<std::vector<double>>(r.groups.at("/injection").datasets.at("bias_flux").local);
-    if (Comm().is_root()) EXPECT_EQ(flux, (std::vector<double>{0.25, 0.75}));
+    if (Comm().is_root()) {
+        EXPECT_EQ(flux, (std::vector<double>{0.25, 0.75}));
+    }
 }
 
 TEST(test_tasks_mpi, SensitivityFromBackgroundAndSignalRows)

@@ -136,6 +136,8 @@ os.makedirs(path("release2/uptime"), exist_ok=True)
 write_text("release2/events/IC40_exp.csv", text_rows())
 with open(path("release2/uptime/IC40_exp.csv"), "w") as f:
     f.write("# MJD_start MJD_stop\n54562.1 54562.2\n54562.3 54562.25\n")
+case("text_season_twice", "[reader] seasons: season IC40 is given twice",
+     ic_reader(path("release2")) + "\nseasons = IC40, IC40")
 case("text_uptime_reversed", path("release2/uptime/IC40_exp.csv") + ":3: MJD_stop 54562.2 before MJD_start 54562.3",
      ic_reader(path("release2")) + "\nseasons = IC40")
 case("text_missing", path("no_such.csv") + ": does not exist", ic_reader(path("no_such.csv")))
@@ -396,6 +398,16 @@ cfg_case("config_key_twice", "@: [likelihood] ra_deg is given twice", base + "ra
 cfg_case("config_key_outside_section", "@: key 'task' is outside any section", "task = fit\n" + base)
 cfg_case("config_bad_syntax", "@:", base.replace("[likelihood]", "[likelihood"))
 cfg_case("config_empty", "@: missing section [reader]", "")
+n_base = base.count("\n")
+cfg_case("config_huge_trials", "@: [job] trials: must be in [0, 1000000000]",
+         base.replace("[reader]", "task = trials\ntrials = 1000000000000000\n[reader]"))
+cfg_case("config_huge_sin_dec_bins", "@: [likelihood] sin_dec_bins: must be in [2, 100000]",
+         base + "sin_dec_bins = 4000000000\n")
+cfg_case("config_huge_energy_bins", "@: [likelihood] energy_bins: must be in [1, 10000]",
+         base + "energy_bins = 99999999999\n")
+cfg_case("config_value_without_key", "@: line %d: a value without a key" % (n_base + 1), base + "= 5\n")
+cfg_case("config_double_brackets", "@: line %d: invalid section header '[[reco]]'" % (n_base + 1), base + "[[reco]]\n")
+cfg_case("config_key_with_space", "@: line %d: invalid key 'dec deg'" % (n_base + 1), base + "dec deg = 5\n")
 with open(os.path.join(INI, "config_binary.ini"), "wb") as f:
     f.write(b"\x7fELF\x02\x01\x01\x00" + rng.integers(0, 256, 2048, dtype=np.uint8).tobytes())
 cases.append(("config_binary", os.path.join(INI, "config_binary.ini") + ":", os.path.join(INI, "config_binary.ini"), "-"))

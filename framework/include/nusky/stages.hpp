@@ -47,6 +47,9 @@ public:
     void validate() override;
 };
 
+// The most trials (background or signal trials per mean) one job runs.
+inline constexpr std::int64_t kMaxTrialsPerJob = 1000000000;
+
 struct RunContext {
     const Comm& comm;
     const JobSpec& job;

@@ -283,9 +283,11 @@ PointSourcePdfParameters::PointSourcePdfParameters(Module* owner)
 
 void PointSourcePdfParameters::validate() const
 {
-    if (sin_dec_bins() < 2) throw sin_dec_bins.error("must be >= 2");
-    if (energy_bins() < 1) throw energy_bins.error("must be >= 1");
-    if (energy_sin_dec_bins() < 1) throw energy_sin_dec_bins.error("must be >= 1");
+    // Upper bounds far beyond any useful binning, so that a typo cannot ask for terabytes.
+    if (sin_dec_bins() < 2 || sin_dec_bins() > 100000) throw sin_dec_bins.error("must be in [2, 100000]");
+    if (energy_bins() < 1 || energy_bins() > 10000) throw energy_bins.error("must be in [1, 10000]");
+    if (energy_sin_dec_bins() < 1 || energy_sin_dec_bins() > 10000)
+        throw energy_sin_dec_bins.error("must be in [1, 10000]");
     if (log10e_min() >= log10e_max()) throw log10e_min.error("must be below log10e_max");
 }
 
@@ -560,7 +562,7 @@ public:
             throw scan_sob_threshold.error("must be a finite number >= 0");
         if (pvalue_declinations() < 1 || pvalue_declinations() > 1000)
             throw pvalue_declinations.error("must be in [1, 1000]");
-        if (pvalue_trials() < 0) throw pvalue_trials.error("must be >= 0");
+        if (pvalue_trials() < 0 || pvalue_trials() > 100000000) throw pvalue_trials.error("must be in [0, 100000000]");
         if (!(yield_gamma() >= 1.0 && yield_gamma() <= 4.0)) throw yield_gamma.error("must be in [1, 4]");
     }
 

@@ -208,7 +208,7 @@ public:
     void validate() override
     {
         if (max_sources() < 0) throw max_sources.error("must be >= 0");
-        if (acceptance_bins() < 1) throw acceptance_bins.error("must be >= 1");
+        if (acceptance_bins() < 1 || acceptance_bins() > 100000) throw acceptance_bins.error("must be in [1, 100000]");
         pdf.validate();
         if (!(inject_gamma() >= 1.0 && inject_gamma() <= 4.0)) throw inject_gamma.error("must be in [1, 4]");
         if (!(inject_band_deg() > 0.0 && inject_band_deg() <= 90.0)) throw inject_band_deg.error("must be in (0, 90]");

@@ -334,13 +334,13 @@ public:
         if (gamma() < 1 || gamma() > 4) throw gamma.error("must be in [1, 4]");
         auto n = nside();
         if (n < 1 || n > 1024 || (n & (n - 1)) != 0) throw nside.error("must be a power of two up to 1024");
-        if (n_sigma() < 1) throw n_sigma.error("must be >= 1");
+        if (n_sigma() < 1 || n_sigma() > 1000) throw n_sigma.error("must be in [1, 1000]");
         if (sigma_min_deg() <= 0 || sigma_max_deg() < sigma_min_deg()) {
             throw sigma_min_deg.error("need 0 < sigma_min_deg <= sigma_max_deg");
         }
-        if (sin_dec_bins() < 2) throw sin_dec_bins.error("must be >= 2");
+        if (sin_dec_bins() < 2 || sin_dec_bins() > 100000) throw sin_dec_bins.error("must be in [2, 100000]");
         if (log10e_min() >= log10e_max()) throw log10e_min.error("must be below log10e_max");
-        if (profile_points() < 0) throw profile_points.error("must be >= 0");
+        if (profile_points() < 0 || profile_points() > 100000) throw profile_points.error("must be in [0, 100000]");
     }
 
     std::vector<std::string> tasks() const override { return {"fit", "trials", "inject", "sensitivity"}; }

@@ -61,8 +61,12 @@ public:
         if (seasons().empty() && std::filesystem::is_directory(path(), ec)) {
             throw path.error("is a release directory: also give seasons (e.g. seasons = IC40, IC59)");
         }
-        for (const auto& s : seasons()) {
+        for (std::size_t k = 0; k < seasons().size(); ++k) {
+            const auto& s = seasons()[k];
             if (s.find('/') != std::string::npos) throw seasons.error("'" + s + "' is not a season name");
+            // The same season twice would fit its events twice.
+            for (std::size_t j = 0; j < k; ++j)
+                if (seasons()[j] == s) throw seasons.error("season " + s + " is given twice");
         }
     }
 

@@ -126,7 +126,22 @@ TEST(Config, SyntaxErrorNamesTheLineWithoutHanging)
         [] { Config::from_string("[jo%invalid_line%point_source.ra_deg = 05\ndec_deg = 5\n", "t.ini"); });
     EXPECT_EQ(message.rfind("t.ini: ", 0), 0u) << message;
     auto second = error_of([] { Config::from_string("[job]\ntask = fit\nnot a key\n", "t.ini"); });
-    EXPECT_EQ(second, "t.ini: line 3: invalid line (expected [section] or key = value)");
+    EXPECT_EQ(second, "t.ini: line 3: 'not a key' is not a setting (expected [section] or key = value)");
+}
+
+TEST(Config, EveryMalformedLineIsNamed)
+{
+    auto message = [](const std::string& text) { return error_of([&] { Config::from_string(text, "t.ini"); }); };
+    // Boost's parser dropped a value without a key and read "[[reader]]" as a section "[reader".
+    EXPECT_EQ(message("[job]\n = 1\n"), "t.ini: line 2: a value without a key (expected key = value)");
+    EXPECT_EQ(message("[job]\ntask = fit\n[[reader]]\n"),
+              "t.ini: line 3: invalid section header '[[reader]]' (expected [section], e.g. [reader] or [reader.NAME])");
+    EXPECT_EQ(message("[job]\n[]\n"),
+              "t.ini: line 2: invalid section header '[]' (expected [section], e.g. [reader] or [reader.NAME])");
+    EXPECT_NE(message("[likelihood]\ndec deg = 5\n").find("t.ini: line 2: invalid key 'dec deg'"), std::string::npos);
+    // A UTF-8 byte-order mark before the first section is accepted.
+    auto c = Config::from_string("\xEF\xBB\xBF[job]\ntask = trials\n", "t.ini");
+    EXPECT_EQ(c.take("job", "task")->value, "trials");
 }
 
 TEST(Config, PerSampleSections)
