@@ -445,6 +445,17 @@ def link_loop(name):
     return a
 
 
+# A first line with numbers is a row (never dropped as a "header"); a weight column with a word.
+rows = text_rows()
+rows[0] = "x" + rows[0].lstrip()
+p = write_text("text_first_row_word.csv", rows, header="")
+case("text_first_row_word", p + ":1: column 1 (MJD): 'x", ic_reader(p))
+p = path("catalog_weight_word.txt")
+with open(p, "w") as f:
+    f.write("# name ra dec weight\nA 10 20 2.5\nB 30 -5 bright\n")
+case("catalog_weight_word", p + ":3: weight 'bright' of B is not a number", h5_reader(good_h5),
+     "type = stacking\ncatalog = " + p)
+
 PIPE, LOOP = ": is a named pipe, not a regular file", ": cannot open for reading: a loop of symbolic links"
 p = fifo("text_fifo.csv")
 case("text_fifo", p + PIPE, ic_reader(p))

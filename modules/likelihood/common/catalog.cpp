@@ -39,8 +39,30 @@ std::vector<Source> read_source_catalog(const std::string& path)
     return parse_source_catalog(text.str(), path);
 }
 
-std::vector<Source> parse_source_catalog(const std::string& text, const std::string& path)
+namespace {
+
+// Whether column 4 holds weights: some line has a number there. (The release's lists have a
+// word there, the source class, and no weights.)
+bool has_weight_column(const std::string& text)
 {
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        std::istringstream fields(line);
+        std::vector<std::string> tokens;
+        for (std::string t; fields >> t;) tokens.push_back(t);
+        double weight;
+        if (tokens.size() >= 4 && tokens.front().front() != '#' && is_number(tokens[3], weight)) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::vector<Source> parse_source_catalog(const std::string& file_text, const std::string& path)
+{
+    // A UTF-8 byte-order mark (written by some editors) is not part of the first name.
+    const std::string text = file_text.rfind("\xEF\xBB\xBF", 0) == 0 ? file_text.substr(3) : file_text;
+    const bool weighted = has_weight_column(text);
     std::istringstream in(text);
     std::vector<Source> sources;
     std::string line;
@@ -76,6 +98,10 @@ std::vector<Source> parse_source_catalog(const std::string& text, const std::str
                 throw file_error(path, line_number,
                                  "weight " + tokens[3] + " of " + s.name + " must be positive");
             s.weight = weight;
+        } else if (tokens.size() >= 4 && weighted) {
+            throw file_error(path, line_number,
+                             "weight '" + tokens[3] + "' of " + s.name +
+                                 " is not a number (other lines give numeric weights in column 4)");
         }
         if (tokens.size() >= 5) {
             for (std::size_t i = 4; i < tokens.size(); ++i) s.alias += (i > 4 ? " " : "") + tokens[i];

@@ -1,9 +1,10 @@
 #pragma once
 // Source catalogs for stacking and source-list searches (docs/PHYSICS.md section 7).
 // Text format, one source a line: "name ra_deg dec_deg [weight] [anything else...]", separated
-// by spaces or tabs; '#' starts a comment line; blank lines are skipped. A 4th column is a weight
-// only if it is a number (catalogs such as the 109-source list put a class name there); the
-// columns after it are the source's other name. A source whose name or other name repeats an
+// by spaces or tabs; '#' starts a comment line; blank lines are skipped. The 4th column holds
+// weights when any line has a number there, and then a word there is an error naming its line
+// (catalogs such as the 109-source list put a class name there on every line: no weights); a
+// line with 3 columns has weight 1. The columns after the 4th are the source's other name. A source whose name or other name repeats an
 // earlier line's is skipped with one warning naming both lines.
 #include "likelihood/common/spatial_pdf.hpp"
 

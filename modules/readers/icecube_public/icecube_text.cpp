@@ -136,6 +136,24 @@ inline bool is_blank(const char* p, const char* e)
     return true;
 }
 
+// A UTF-8 byte-order mark (written by some editors) is not part of the file's first line.
+inline const char* skip_byte_order_mark(const char* line, const char* line_end)
+{
+    return line_end - line >= 3 && std::memcmp(line, "\xEF\xBB\xBF", 3) == 0 ? line + 3 : line;
+}
+
+// A first line is a plain header when none of its (first 8) fields is a number; a first line
+// with a number in it is a row, never dropped (a bad value in it is an error).
+inline bool is_plain_header(const char* s, const char* line_end)
+{
+    Field fields[8];
+    const int n = std::min(split(s, line_end, fields, 8), 8);
+    double v;
+    for (int i = 0; i < n; ++i)
+        if (parse_double(fields[i].begin, fields[i].end, v, true)) return false;
+    return n > 0;  // (a line of separators only, such as ",,,", has no field to look at)
+}
+
 inline const char* first_non_space(const char* p, const char* e)
 {
     while (p < e && (*p == ' ' || *p == '\t')) ++p;
@@ -174,6 +192,7 @@ void scan(const char* data, std::size_t size, ScanContext& ctx, bool at_file_sta
         const char* line_end = nl ? nl : end;
         const char* line = p;
         p = nl ? nl + 1 : end;
+        if (first) line = skip_byte_order_mark(line, line_end);
         if (is_blank(line, line_end)) continue;
         const char* s = first_non_space(line, line_end);
         if (*s == '#') {
@@ -183,9 +202,7 @@ void scan(const char* data, std::size_t size, ScanContext& ctx, bool at_file_sta
         int n = split(s, line_end, fields, N);
         if (first) {
             first = false;
-            double v;
-            // (n == 0: a line of separators only, such as ",,,", has no field to look at.)
-            if (n > 0 && !parse_double(fields[0].begin, fields[0].end, v, true)) continue;  // plain header
+            if (is_plain_header(s, line_end)) continue;
         }
         if (n != N) {
             throw file_error(ctx.path, static_cast<long>(ctx.line(local)),
@@ -354,7 +371,7 @@ std::size_t count_data_lines(const std::string& path)
     while (p < end) {
         const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
         const char* line_end = nl ? nl : end;
-        const char* s = first_non_space(p, line_end);
+        const char* s = first_non_space(first ? skip_byte_order_mark(p, line_end) : p, line_end);
         p = nl ? nl + 1 : end;
         if (is_blank(s, line_end)) continue;
         if (*s == '#') {
@@ -363,10 +380,7 @@ std::size_t count_data_lines(const std::string& path)
         }
         if (first) {
             first = false;
-            Field f{s, s};
-            split(s, line_end, &f, 1);
-            double v;
-            if (!parse_double(f.begin, f.end, v, true)) continue;
+            if (is_plain_header(s, line_end)) continue;
         }
         ++rows;
     }

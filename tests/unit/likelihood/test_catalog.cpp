@@ -69,12 +69,14 @@ TEST(SourceCatalog, CommentsBlankLinesAndNumericWeights)
 {
     const auto sources = nusky::read_source_catalog(write_catalog(
         "weights.txt",
-        "# name ra dec weight\n\nA 10 20 2.5\r\n  \t\nB\t350.5\t-89.9\nC 0 0 snr extra\n"));
+        "# name ra dec weight\n\nA 10 20 2.5\r\n  \t\nB\t350.5\t-89.9\nC 0 0 1.5 snr extra\n"));
     ASSERT_EQ(sources.size(), 3u);
     EXPECT_EQ(sources[0].weight, 2.5);
     EXPECT_EQ(sources[1].name, "B");
     EXPECT_NEAR(sources[1].dec, -89.9 * deg, 1e-12);
-    EXPECT_EQ(sources[2].weight, 1.0);
+    EXPECT_EQ(sources[1].weight, 1.0);  // no 4th column: weight 1
+    EXPECT_EQ(sources[2].weight, 1.5);
+    EXPECT_EQ(sources[2].alias, "snr extra");
 }
 
 TEST(SourceCatalog, ErrorsNameFileAndLine)
@@ -99,6 +101,10 @@ TEST(SourceCatalog, ErrorsNameFileAndLine)
 
     e = catalog_error("bad_weight.txt", "A 10 10 -2\n");
     EXPECT_NE(e.find("bad_weight.txt:1:"), std::string::npos) << e;
+
+    // Column 4 holds weights (line 1 has one): a word there is refused, not taken for a class.
+    e = catalog_error("word_weight.txt", "A 10 10 2.5\nB 20 10 bright\n");
+    EXPECT_NE(e.find("word_weight.txt:2: weight 'bright' of B is not a number"), std::string::npos) << e;
 
     e = catalog_error("empty.txt", "# nothing\n");
     EXPECT_NE(e.find("empty.txt"), std::string::npos) << e;
@@ -165,4 +171,11 @@ TEST(SourceCatalog, ASourceListedTwiceIsKeptOnceWithAWarning)
     EXPECT_NE(said.find(path + ":3: source A2 (Alpha One) is already in the catalog as A (line 1); this line is skipped"),
               std::string::npos) << said;
     EXPECT_NE(said.find(path + ":4: source B is already in the catalog as B (line 2)"), std::string::npos) << said;
+}
+
+TEST(SourceCatalog, AByteOrderMarkIsNotPartOfTheFirstName)
+{
+    const auto sources = nusky::parse_source_catalog("\xEF\xBB\xBF" "A 10 20\nB 30 -5\n", "bom.txt");
+    ASSERT_EQ(sources.size(), 2u);
+    EXPECT_EQ(sources[0].name, "A");
 }

@@ -115,6 +115,22 @@ TEST(IceCubeText, BothHeaderStylesAndNoHeader)
     EXPECT_DOUBLE_EQ(nusky::read_events(none, 0.05).sigma[1], 0.10 * kDeg);
 }
 
+TEST(IceCubeText, AByteOrderMarkDropsNoRow)
+{
+    // A UTF-8 byte-order mark before the first row (no header) used to make that row a "header".
+    const std::string bom = "\xEF\xBB\xBF";
+    auto none = write_file("bom_none.csv", bom + kRow1 + kRow2);
+    auto header = write_file("bom_header.csv", bom + kHeader + kRow1 + kRow2);
+    for (const auto& p : {none, header}) {
+        EXPECT_EQ(nusky::read_events(p).size(), 2u) << p;
+        EXPECT_EQ(nusky::count_data_lines(p), 2u) << p;
+    }
+    EXPECT_DOUBLE_EQ(nusky::read_events(none).dec[0], nusky::read_events(header).dec[0]);
+    // A first line with numbers in it is a row: a word in it is an error, not a header.
+    expect_event_error(write_file("first_word.csv", "x54562.3 3.1 0.5 75.0 -9.5 349.1 76.6\n" + kRow1), 1,
+                       "column 1 (MJD): 'x54562.3' is not a finite number");
+}
+
 TEST(IceCubeText, BrokenFilesNameFileAndLine)
 {
     // truncated last line (missing columns)
