@@ -197,13 +197,17 @@ npy_case("npy_string_field", "@: field ra ('|S8') is not numeric",
          npy_events(dtype=EVENT_DTYPE[:1] + [("ra", "S8")] + EVENT_DTYPE[2:]))
 npy_case("npy_object_dtype", "@: unsupported dtype", raw=good_bytes[:10] + good_bytes[10:].replace(b"'<f8'", b"'|O8'", 1))
 npy_case("npy_missing_field", "@: no field 'dec'", npy_events(dtype=[t for t in EVENT_DTYPE if t[0] != "dec"]))
-npy_case("npy_nan", "@: field ra index 7: value nan is not a finite angle", with_value("ra", 7, np.nan))
-npy_case("npy_inf", "@: field logE index 8: value inf is not finite", with_value("logE", 8, np.inf))
-npy_case("npy_dec_range", "@: field dec index 9: value 2.000000 is not a declination in [-pi/2, pi/2]",
+npy_case("npy_nan", "@: field ra index 7: value nan is not a right ascension in [0, 2 pi] (radians)", with_value("ra", 7, np.nan))
+npy_case("npy_inf", "@: field logE index 8: value inf is not a log10(E/GeV) in [-2, 13]", with_value("logE", 8, np.inf))
+npy_case("npy_dec_range", "@: field dec index 9: value 2.000000 is not a declination in [-pi/2, pi/2] (radians)",
          with_value("dec", 9, 2.0))
-npy_case("npy_sigma_negative", "@: field sigma index 10: value -0.010000 is not a positive angle",
+npy_case("npy_sigma_negative", "@: field sigma index 10: value -0.010000 is not an angular error in (0, pi] (radians)",
          with_value("sigma", 10, -0.01))
-npy_case("npy_last_rank", "@: field sigma index 399: value 0.000000 is not a positive angle",
+npy_case("npy_ra_degrees", "@: field ra index 12: value 215.300000 is not a right ascension in [0, 2 pi]",
+         with_value("ra", 12, 215.3))
+npy_case("npy_sigma_huge", "@: field sigma index 13: value 4.000000 is not an angular error in (0, pi]",
+         with_value("sigma", 13, 4.0))
+npy_case("npy_last_rank", "@: field sigma index 399: value 0.000000 is not an angular error in (0, pi] (radians)",
          with_value("sigma", N - 1, 0.0), flags="lastrank")
 mc = npy_events(dtype=EVENT_DTYPE + [("trueRa", "<f8"), ("trueDec", "<f8"), ("trueE", "<f8"), ("ow", "<f8")])
 mc["ow"][11] = -1.0
@@ -311,17 +315,24 @@ h5_case("h5_2d", "@: dataset /events/ra has 2 dimensions, expected 1", replace("
 h5_case("h5_scalar", "@: dataset /events/mjd has 0 dimensions, expected 1", replace("events/mjd", 54562.0))
 h5_case("h5_length_mismatch", "@: dataset /events/sigma has 399 rows but /events/ra has 400",
         replace("events/sigma", np.full(N - 1, 0.01)))
-h5_case("h5_nan", "@: dataset /events/ra index 5: value nan is not a finite angle", set_value("events/ra", 5, np.nan))
-h5_case("h5_dec_range", "@: dataset /events/dec index 6: value -1.600000 is not in [-pi/2, pi/2]",
+h5_case("h5_nan", "@: dataset /events/ra index 5: value nan is not a right ascension in [0, 2 pi] (radians)", set_value("events/ra", 5, np.nan))
+h5_case("h5_dec_range", "@: dataset /events/dec index 6: value -1.600000 is not a declination in [-pi/2, pi/2] (radians)",
         set_value("events/dec", 6, -1.6))
-h5_case("h5_sigma_negative", "@: dataset /events/sigma index 7: value -0.100000 is not a positive angle",
+h5_case("h5_sigma_negative", "@: dataset /events/sigma index 7: value -0.100000 is not an angular error in (0, pi] (radians)",
         set_value("events/sigma", 7, -0.1))
 h5_case("h5_mc_inf_energy", "@: dataset /mc/true_energy index 8: value inf is not a positive energy",
         set_value("mc/true_energy", 8, np.inf))
 h5_case("h5_mc_negative_oneweight", "@: dataset /mc/oneweight index 9: value -1.000000 is not non-negative",
         set_value("mc/oneweight", 9, -1.0))
 h5_case("h5_livetime_nan", "@: attribute livetime_s = nan", lambda f: f.attrs.__setitem__("livetime_s", np.nan))
-h5_case("h5_last_rank", "@: dataset /events/sigma index 399: value 0.000000 is not a positive angle",
+# Values in the wrong unit: right ascensions in degrees, an angular error of 200 deg in radians.
+h5_case("h5_ra_degrees", "@: dataset /events/ra index 12: value 215.300000 is not a right ascension in [0, 2 pi]",
+        set_value("events/ra", 12, 215.3))
+h5_case("h5_sigma_huge", "@: dataset /events/sigma index 13: value 3.500000 is not an angular error in (0, pi]",
+        set_value("events/sigma", 13, 3.5))
+h5_case("h5_log10e_range", "@: dataset /events/log10_energy index 14: value 100.000000 is not a log10(E/GeV) in [-2, 13]",
+        set_value("events/log10_energy", 14, 100.0))
+h5_case("h5_last_rank", "@: dataset /events/sigma index 399: value 0.000000 is not an angular error in (0, pi] (radians)",
         set_value("events/sigma", N - 1, 0.0), flags="lastrank")
 os.makedirs(path("h5_dir.h5"), exist_ok=True)
 case("h5_directory", path("h5_dir.h5") + ": is a directory", h5_reader(path("h5_dir.h5")))

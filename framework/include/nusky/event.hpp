@@ -12,6 +12,23 @@ namespace nusky {
 
 class Comm;
 
+// The physical range of a canonical column, checked by the readers where the values are read,
+// so that a file in the wrong unit (right ascensions in degrees read as radians, an angular
+// error of hundreds of degrees) fails there, naming the column and row, instead of being fitted.
+struct ColumnRange {
+    double lo, hi;
+    bool lo_open;      // (lo, hi] instead of [lo, hi]
+    const char* what;  // for messages: "... is not <what>"
+    bool contains(double v) const { return (lo_open ? v > lo : v >= lo) && v <= hi; }
+};
+inline constexpr double kTwoPi = 6.283185307179586476925286766559;
+inline constexpr double kHalfPiRad = 1.5707963267948966192313216916398;
+inline constexpr ColumnRange kRaRange{0.0, kTwoPi, false, "a right ascension in [0, 2 pi] (radians)"};
+inline constexpr ColumnRange kDecRange{-kHalfPiRad, kHalfPiRad, false, "a declination in [-pi/2, pi/2] (radians)"};
+inline constexpr ColumnRange kSigmaRange{0.0, 2.0 * kHalfPiRad, true, "an angular error in (0, pi] (radians)"};
+// 0.01 GeV to 10^13 GeV: far beyond any neutrino energy, but not a value in another unit.
+inline constexpr ColumnRange kLog10EnergyRange{-2.0, 13.0, false, "a log10(E/GeV) in [-2, 13]"};
+
 struct Events {
     Eigen::ArrayXd ra, dec, sigma, log10_energy;
     Eigen::ArrayXd x, y, z;  // unit vectors, filled by compute_unit_vectors()

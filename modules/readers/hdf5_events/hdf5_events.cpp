@@ -95,18 +95,17 @@ Events read_event_group_unchecked(hid_t file, const std::string& file_name, cons
 void check_event_group(const Events& e, std::int64_t first_row, const std::string& file_name,
                        const std::string& group)
 {
-    const double half_pi = std::numbers::pi / 2;
     auto any = [](double) { return true; };
-    auto in_dec = [&](double v) { return std::abs(v) <= half_pi; };
-    check_values(e.ra, first_row, file_name, group + "/ra", "a finite angle", any);
-    check_values(e.dec, first_row, file_name, group + "/dec", "in [-pi/2, pi/2]", in_dec);
-    check_values(e.sigma, first_row, file_name, group + "/sigma", "a positive angle",
-                 [](double v) { return v > 0; });
-    check_values(e.log10_energy, first_row, file_name, group + "/log10_energy", "finite", any);
+    auto in = [](const ColumnRange& range) { return [&range](double v) { return range.contains(v); }; };
+    check_values(e.ra, first_row, file_name, group + "/ra", kRaRange.what, in(kRaRange));
+    check_values(e.dec, first_row, file_name, group + "/dec", kDecRange.what, in(kDecRange));
+    check_values(e.sigma, first_row, file_name, group + "/sigma", kSigmaRange.what, in(kSigmaRange));
+    check_values(e.log10_energy, first_row, file_name, group + "/log10_energy", kLog10EnergyRange.what,
+                 in(kLog10EnergyRange));
     if (e.has_mjd()) check_values(e.mjd, first_row, file_name, group + "/mjd", "finite", any);
     if (e.has_truth()) {
-        check_values(e.true_ra, first_row, file_name, group + "/true_ra", "a finite angle", any);
-        check_values(e.true_dec, first_row, file_name, group + "/true_dec", "in [-pi/2, pi/2]", in_dec);
+        check_values(e.true_ra, first_row, file_name, group + "/true_ra", kRaRange.what, in(kRaRange));
+        check_values(e.true_dec, first_row, file_name, group + "/true_dec", kDecRange.what, in(kDecRange));
         check_values(e.true_energy, first_row, file_name, group + "/true_energy", "a positive energy",
                      [](double v) { return v > 0; });
         check_values(e.oneweight, first_row, file_name, group + "/oneweight", "non-negative",

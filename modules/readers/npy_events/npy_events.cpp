@@ -13,7 +13,6 @@ namespace nusky {
 
 namespace {
 
-constexpr double kHalfPi = std::numbers::pi / 2;
 constexpr double kDeg = std::numbers::pi / 180.0;
 
 // The first of `aliases` that the array has, or "" (required: throws naming the file).
@@ -79,21 +78,22 @@ Events npy_to_events(const NpyArray& array, bool with_truth, std::int64_t first,
     const std::string loge = find_field(array, {"logE", "log10_energy"}, true);
     const std::string time = find_field(array, {"time", "mjd"}, false);
     auto any = [](double) { return true; };
-    auto in_dec = [](double v) { return std::abs(v) <= kHalfPi; };
+    auto in = [](const ColumnRange& range) { return [&range](double v) { return range.contains(v); }; };
     auto positive = [](double v) { return v > 0; };
+    // Angles are checked after the degrees option has converted them.
     Events e;
-    e.ra = take(array, ra, first, count, angle, "a finite angle", any);
-    e.dec = take(array, dec, first, count, angle, "a declination in [-pi/2, pi/2]", in_dec);
-    e.sigma = take(array, sigma, first, count, angle, "a positive angle", positive);
-    e.log10_energy = take(array, loge, first, count, 1.0, "finite", any);
+    e.ra = take(array, ra, first, count, angle, kRaRange.what, in(kRaRange));
+    e.dec = take(array, dec, first, count, angle, kDecRange.what, in(kDecRange));
+    e.sigma = take(array, sigma, first, count, angle, kSigmaRange.what, in(kSigmaRange));
+    e.log10_energy = take(array, loge, first, count, 1.0, kLog10EnergyRange.what, in(kLog10EnergyRange));
     if (!time.empty()) e.mjd = take(array, time, first, count, 1.0, "finite", any);
     if (with_truth) {
         const std::string tra = find_field(array, {"trueRa", "true_ra"}, true);
         const std::string tdec = find_field(array, {"trueDec", "true_dec"}, true);
         const std::string te = find_field(array, {"trueE", "true_energy"}, true);
         const std::string ow = find_field(array, {"ow", "oneweight"}, true);
-        e.true_ra = take(array, tra, first, count, angle, "a finite angle", any);
-        e.true_dec = take(array, tdec, first, count, angle, "a declination in [-pi/2, pi/2]", in_dec);
+        e.true_ra = take(array, tra, first, count, angle, kRaRange.what, in(kRaRange));
+        e.true_dec = take(array, tdec, first, count, angle, kDecRange.what, in(kDecRange));
         e.true_energy = take(array, te, first, count, 1.0, "a positive energy", positive);
         e.oneweight = take(array, ow, first, count, 1.0, "non-negative", [](double v) { return v >= 0; });
     }

@@ -247,10 +247,10 @@ TEST(NpyEventsReader, BadValuesNameFileFieldAndIndex)
     bad[3] = 2.0;
     write(bad, ok);
     EXPECT_EQ(error_of([&] { npy_to_events(read_npy(p), false, 0, 5); }),
-              p + ": field dec index 3: value 2.000000 is not a declination in [-pi/2, pi/2]");
+              p + ": field dec index 3: value 2.000000 is not a declination in [-pi/2, pi/2] (radians)");
     // Global indices when a rank reads a block.
     EXPECT_EQ(error_of([&] { npy_to_events(read_npy(p), false, 2, 3); }),
-              p + ": field dec index 3: value 2.000000 is not a declination in [-pi/2, pi/2]");
+              p + ": field dec index 3: value 2.000000 is not a declination in [-pi/2, pi/2] (radians)");
     bad = ok;
     bad[1] = std::numeric_limits<double>::quiet_NaN();
     write(bad, ok);
@@ -260,7 +260,7 @@ TEST(NpyEventsReader, BadValuesNameFileFieldAndIndex)
     bad[4] = 0.0;
     write(ok, bad);
     EXPECT_EQ(error_of([&] { npy_to_events(read_npy(p), false, 0, 5); }),
-              p + ": field sigma index 4: value 0.000000 is not a positive angle");
+              p + ": field sigma index 4: value 0.000000 is not an angular error in (0, pi] (radians)");
     // MC fields missing.
     write(ok, ok);
     EXPECT_NE(error_of([&] { npy_to_events(read_npy(p), true, 0, 5); }).find("no field 'trueRa' or 'true_ra'"),
