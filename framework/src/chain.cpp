@@ -364,6 +364,7 @@ RunSummary run_chain(Config& config, const Comm& comm, const RunOptions& options
 
     std::vector<Sample> samples(chain.samples.size());
     std::int64_t read_total = 0, selected_total = 0;
+    std::vector<std::string> emptied;  // why each sample ended with no events
     for (std::size_t k = 0; k < chain.samples.size(); ++k) {
         SampleChain& stages = chain.samples[k];
         Sample& sample = samples[k];
@@ -397,8 +398,20 @@ RunSummary run_chain(Config& config, const Comm& comm, const RunOptions& options
         results.group(group).attributes["n_selected"] = sample.n_events;
         log::info(label + "selected " + std::to_string(sample.n_events) + " of " + std::to_string(read_count) +
                   " events");
-        if (sample.n_events == 0 && samples.size() > 1 && comm.is_root()) {
-            log::warn("sample " + stages.name + " has no events left after the selection");
+        if (sample.n_events == 0) {
+            // Name the input and the cut that removed the last events.
+            std::string why = (stages.name.empty() ? "" : "sample " + stages.name + ": ") +
+                              (events.description.empty() ? "reader '" + stages.reader->module_name() + "'"
+                                                          : events.description) +
+                              ": " + std::to_string(read_count) + " events read";
+            if (read_count == 0) why += " (the input has no events)";
+            for (std::size_t c = 0; c < counts.names.size() && read_count > 0; ++c) {
+                why += ", cut '" + counts.names[c] + "' of selection '" + stages.selection->module_name() + "' kept " +
+                       std::to_string(counts.passed[c]);
+                if (counts.passed[c] == 0) break;
+            }
+            emptied.push_back(why);
+            if (samples.size() > 1 && comm.is_root()) log::warn("no events left: " + why);
         }
         read_total += read_count;
         selected_total += sample.n_events;
@@ -409,7 +422,9 @@ RunSummary run_chain(Config& config, const Comm& comm, const RunOptions& options
     }
     const std::int64_t n_events = selected_total;
     if (n_events == 0) {
-        if (comm.is_root()) log::error("no events left after the selection; nothing to fit");
+        std::string why;
+        for (const auto& w : emptied) why += (why.empty() ? "" : "; ") + w;
+        if (comm.is_root()) log::error("no events left after the selection; nothing to fit (" + why + ")");
         throw StepFailed{};
     }
 

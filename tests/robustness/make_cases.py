@@ -366,6 +366,8 @@ tpl_case("template_2d", "@: a HEALPix map must be 1-D, shape is (12, 16)", np.on
 tpl_case("template_structured", "@: a HEALPix map must be a plain array", npy_events(192))
 tpl_case("template_negative", "@: pixel 5 is negative or not finite", np.r_[np.ones(5), -1.0, np.ones(186)])
 tpl_case("template_nan", "@: pixel 0 is negative or not finite", np.r_[np.nan, np.ones(191)])
+tpl_case("template_all_zero", "@: the template's integral over the sphere is 0.000000 (every pixel is 0)", np.zeros(192))
+tpl_case("template_integral_inf", "@: the template's integral over the sphere is inf", np.full(192, 1e307))
 tpl_case("template_not_npy", "@: not a NumPy .npy file", raw=b"1 2 3\n")
 tpl_case("template_h5_size", "@: 100 pixels is not a HEALPix map", np.ones(100), suffix=".h5")
 tpl_case("template_fits_garbage", "@: cannot read a HEALPix FITS map", raw=b"SIMPLE  = nonsense" * 10, suffix=".fits")
@@ -466,6 +468,12 @@ with open(p, "w") as f:
     f.write("# name ra dec weight\nA 10 20 2.5\nB 30 -5 bright\n")
 case("catalog_weight_word", p + ":3: weight 'bright' of B is not a number", h5_reader(good_h5),
      "type = stacking\ncatalog = " + p)
+
+# Nothing left to fit: the error names the input and the cut that removed the last events.
+case("selection_removes_all", "nothing to fit (%s: 400 events read, cut 'dec' of selection 'cuts' kept 0)" % good_h5,
+     h5_reader(good_h5), selection="type = cuts\ndec_min_deg = 89.99")
+case("selection_removes_all_text", "nothing to fit (%s: " % good_text, ic_reader(good_text),
+     selection="type = cuts\nlog10e_min = 9")
 
 PIPE, LOOP = ": is a named pipe, not a regular file", ": cannot open for reading: a loop of symbolic links"
 p = fifo("text_fifo.csv")

@@ -69,6 +69,11 @@ Eigen::ArrayXd read_template_map(const std::string& path, const std::string& hdf
             throw Error(path + ": pixel " + std::to_string(i) + " is negative or not finite");
         }
     }
+    const double integral = map_integral(map);
+    if (!(integral > 0.0) || !std::isfinite(integral)) {
+        throw Error(path + ": the template's integral over the sphere is " + std::to_string(integral) +
+                    (integral == 0.0 ? " (every pixel is 0)" : "") + "; it must be positive and finite");
+    }
     return map;
 }
 

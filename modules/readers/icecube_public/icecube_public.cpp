@@ -153,7 +153,7 @@ public:
         if (names.size() > 1) {
             description += "; total " + std::to_string(all) + " events, " + format_days(sample.livetime_s);
         }
-        sample.description = description;
+        sample.description = path() + ": " + description;
         return sample;
     }
 };
