@@ -3,6 +3,7 @@
 #include "nusky/error.hpp"
 #include "nusky/h5.hpp"
 #include "nusky/log.hpp"
+#include "nusky/tasks.hpp"
 #include "nusky/trials.hpp"
 
 #include <boost/math/distributions/chi_squared.hpp>
@@ -464,9 +465,10 @@ double BackgroundTs::mlog10p(double sin_dec, double ts) const
     return (1.0 - t) * mlog10p_at_node(k, ts) + t * mlog10p_at_node(k + 1, ts);
 }
 
-std::vector<double> background_trials(ScanSky& sky, const std::vector<double>& nodes,
-                                      std::uint64_t seed, std::int64_t n_trials, const Comm& comm)
+std::vector<double> background_trials(ScanSky& sky, const std::vector<double>& nodes, TrialCampaign campaign,
+                                      const Comm& comm)
 {
+    const auto K = static_cast<std::int64_t>(nodes.size());
     std::vector<std::vector<std::int32_t>> candidates(nodes.size());
     std::vector<ScanCandidates> gathered(nodes.size());
     std::vector<UnitVector> sources;
@@ -475,20 +477,27 @@ std::vector<double> background_trials(ScanSky& sky, const std::vector<double>& n
         sky.candidates(dec, candidates[k]);
         sources.push_back(unit_vector(0.0, dec));
     }
-    const Range mine = block_range(n_trials, comm.rank(), comm.size());
-    std::vector<double> local;
-    local.reserve(static_cast<std::size_t>(mine.size()) * nodes.size());
-    Progress progress("scan background trials", n_trials, comm.is_root());
-    for (std::int64_t t = mine.begin; t < mine.end; ++t) {
-        sky.scramble(seed, kBackgroundStream + t);
-        for (std::size_t k = 0; k < nodes.size(); ++k) {
-            sky.gather(candidates[k], gathered[k]);  // this trial's right ascensions
-            local.push_back(sky.fit(sources[k], gathered[k]).ts);
+    // One campaign row per (trial, declination), row t K + k: checkpointed and resumable like
+    // any trials campaign, on any rank count. A rank's rows come in order, so each scrambled sky
+    // is made once (twice where a rank's block starts inside a trial).
+    campaign.first_trial = 0;
+    campaign.n_trials *= K;
+    std::int64_t scrambled = -1;
+    const TrialBlock block = run_trial_campaign(campaign, comm, [&](std::int64_t row) {
+        const std::int64_t t = row / K;
+        const auto k = static_cast<std::size_t>(row % K);
+        if (t != scrambled) {
+            sky.scramble(campaign.seed, kBackgroundStream + t);
+            scrambled = t;
         }
-        progress.update((t - mine.begin + 1) * comm.size());
-    }
-    progress.finish();
+        sky.gather(candidates[k], gathered[k]);  // this trial's right ascensions
+        const auto r = sky.fit(sources[k], gathered[k]);
+        return TrialResult{r.ts, r.ns, r.gamma};
+    });
     sky.restore();
+    std::vector<double> local;
+    local.reserve(block.results.size());
+    for (const auto& r : block.results) local.push_back(r.ts);
     return comm.allgather(local);
 }
 
@@ -613,7 +622,9 @@ void run_scan_task(EventSample& sample, RunContext& context, const ScanTaskSetti
         std::vector<double> nodes;
         const int k = settings.pvalue_declinations;
         for (int i = 0; i < k; ++i) nodes.push_back(-1.0 + (2.0 * i + 1.0) / k);  // bin centres in sin dec
-        auto ts = background_trials(sky, nodes, seed, settings.pvalue_trials, comm);
+        auto campaign = make_campaign(context, "scan background trials");
+        campaign.n_trials = settings.pvalue_trials;
+        auto ts = background_trials(sky, nodes, campaign, comm);
         background = BackgroundTs(nodes, ts);
         context.results.set_replicated("/scan_background", "sin_dec", nodes, comm);
         context.results.set_replicated("/scan_background", "ts", ts, comm);

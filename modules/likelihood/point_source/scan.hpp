@@ -15,6 +15,7 @@
 // sample and the pixel, never on the rank count.
 #include "likelihood/point_source/point_source.hpp"
 #include "nusky/stages.hpp"
+#include "nusky/trials.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -162,12 +163,13 @@ private:
     std::size_t n_trials_ = 0;
 };
 
-// Background TS at `sin_dec_nodes` from RA-scrambled skies: trials [0, n_trials) dealt to ranks
-// in blocks, trial t scrambled with stream kBackgroundStream + t, one fit per node at RA 0.
+// Background TS at `sin_dec_nodes` from RA-scrambled skies: campaign.n_trials skies, trial t
+// scrambled with stream kBackgroundStream + t, one fit per node at RA 0; run as one trials
+// campaign of n_trials x nodes rows (checkpoints in PATH.tmp, --resume on any rank count).
 // Returns every trial's values on every rank (trial-major). Collective.
 inline constexpr std::int64_t kBackgroundStream = std::int64_t{1} << 62;
-std::vector<double> background_trials(ScanSky& sky, const std::vector<double>& sin_dec_nodes,
-                                      std::uint64_t seed, std::int64_t n_trials, const Comm& comm);
+std::vector<double> background_trials(ScanSky& sky, const std::vector<double>& sin_dec_nodes, TrialCampaign campaign,
+                                      const Comm& comm);
 
 // Reads background TS from a results file: /scan_background (a scan run's per-declination
 // trials) or /trials/ts with /fit dec_deg (a point_source trials run: one declination).
