@@ -77,6 +77,30 @@ assert 0 < p <= 1, p
 print("joint trials: %d rows, median TS %.3f, p-value of the observed fit %.3f" % (len(ts), sorted(ts)[20], p))
 PY
 
+# Joint signal trials: a point flux seen by both samples, each sample's count drawn with its
+# yield fraction from its own streams. The same rows on 1 and 2 ranks; with nothing injected a
+# signal trial is the joint background trial of the same number; signal recovered.
+for np in 1 2; do
+  run_np $np run "$WORK/joint.ini" --output "$WORK/joint_sens$np.h5" --set job.task=sensitivity --set job.trials=40 \
+    --set job.inject_ns=0,40 --set job.signal_trials=8 > "$WORK/joint_sens$np.log" 2>&1 \
+    || { cat "$WORK/joint_sens$np.log"; fail "joint sensitivity np $np"; }
+done
+h5diff "$WORK/joint_sens1.h5" "$WORK/joint_sens2.h5" /injection /injection > /dev/null \
+  || fail "joint signal trials differ between 1 and 2 ranks"
+"$PY" - "$WORK/joint_sens2.h5" "$WORK/joint_trials2.h5" <<'PY'
+import h5py, numpy as np, sys
+s, t = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+assert np.array_equal(s["trials/ts"][:], t["trials/ts"][:]), "background rows of sensitivity != joint trials"
+inj = s["injection"]
+assert abs(inj.attrs["yield_fraction_a"] - 0.5) < 1e-12 and abs(inj.attrs["yield_fraction_b"] - 0.5) < 1e-12
+n = inj["n_injected"][:]
+assert np.all(n[:8] == 0) and n[8:].mean() > 25, n
+ns = inj["bias_median_ns"][:]
+assert ns[1] > 20 and ns[1] > ns[0] + 15, ns
+assert inj.attrs["events_per_flux_unit"] > 0
+print("joint signal trials: bias curve", list(zip(inj["bias_n_inj"][:], ns)))
+PY
+
 # The shipped joint config (cascades + IC40 tracks), from the repository root, with a smaller
 # simulated cascade sky to keep the test short.
 (cd "$NUSKY_SOURCE_DIR" && run_np 2 run configs/point_source_joint.ini --output "$WORK/ps_joint.h5" \
@@ -103,7 +127,7 @@ PY
 out=$WORK/refused.h5
 joint | sed 's/type = point_source/type = template/; /ra_deg\|dec_deg/d' > "$WORK/template.ini"
 expect_failure joint_template "likelihood 'template' fits one sample" "$out" run_np 2 run "$WORK/template.ini" --output "$out"
-expect_failure joint_scan "cannot run task 'scan' on joint samples yet (it runs: fit, trials)" "$out" \
+expect_failure joint_scan "cannot run task 'scan' on joint samples yet (it runs: fit, trials, inject, sensitivity)" "$out" \
   run_np 2 run "$WORK/joint.ini" --output "$out" --set job.task=scan --set job.nside=64
 expect_failure joint_unknown_sample "[reader.c]: no sample 'c'" "$out" \
   run_np 1 run "$WORK/joint.ini" --output "$out" --set reader.c.type=hdf5_events

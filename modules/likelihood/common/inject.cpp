@@ -1,5 +1,7 @@
 #include "likelihood/common/inject.hpp"
 
+#include "likelihood/common/flux.hpp"
+
 #include "nusky/error.hpp"
 #include "nusky/rng.hpp"
 
@@ -184,16 +186,17 @@ InjectionPool template_injection_pool(const Events& mc, const Eigen::ArrayXd& ma
     return gather_pool(local, gamma, e0_gev, livetime_s, comm, "template injection");
 }
 
-std::uint64_t injected_count(std::uint64_t seed, std::int64_t trial, double mu)
+std::uint64_t injected_count(std::uint64_t seed, std::int64_t trial, double mu, std::uint64_t sample)
 {
     if (!(mu >= 0.0) || !std::isfinite(mu)) throw Error("injection: the mean number must be finite and >= 0");
-    CounterRng rng(seed, kInjectionStreamBit | static_cast<std::uint64_t>(trial), 0);
+    CounterRng rng(seed, kInjectionStreamBit | static_cast<std::uint64_t>(trial), 0, sample);
     return rng.poisson(mu);
 }
 
-Events draw_injection(const InjectionPool& pool, std::uint64_t seed, std::int64_t trial, double mu)
+Events draw_injection(const InjectionPool& pool, std::uint64_t seed, std::int64_t trial, double mu,
+                      std::uint64_t sample)
 {
-    const std::uint64_t n = injected_count(seed, trial, mu);
+    const std::uint64_t n = injected_count(seed, trial, mu, sample);
     const auto N = static_cast<Eigen::Index>(n);
     Events ev;
     ev.ra.resize(N);
@@ -205,7 +208,7 @@ Events draw_injection(const InjectionPool& pool, std::uint64_t seed, std::int64_
     const std::uint64_t stream = kInjectionStreamBit | static_cast<std::uint64_t>(trial);
     const double total = pool.total_weight();
     for (std::uint64_t k = 0; k < n; ++k) {
-        CounterRng rng(seed, stream, k + 1);
+        CounterRng rng(seed, stream, k + 1, sample);
         const double u = rng.uniform() * total;
         auto it = std::upper_bound(pool.cumulative.begin(), pool.cumulative.end(), u);
         auto j = static_cast<Eigen::Index>(std::min<std::ptrdiff_t>(it - pool.cumulative.begin(),
@@ -240,6 +243,44 @@ std::vector<Events> PoolInjector::draw(std::uint64_t seed, std::int64_t trial, d
 std::int64_t PoolInjector::count(std::uint64_t seed, std::int64_t trial, double mu) const
 {
     return static_cast<std::int64_t>(injected_count(seed, trial, mu));
+}
+
+JointPoolInjector::JointPoolInjector(std::vector<InjectionPool> pools, std::vector<std::uint64_t> streams,
+                                     double e0_gev, std::string unit)
+    : pools_(std::move(pools)), streams_(std::move(streams))
+{
+    double total = 0.0;
+    for (const auto& pool : pools_) total += pool.events_per_unit_flux;
+    if (!(total > 0.0)) throw Error("joint injection: no sample expects any signal events");
+    for (const auto& pool : pools_) fractions_.push_back(pool.events_per_unit_flux / total);
+    events_per_flux_unit = 1.0 / e2_flux_tev(1.0, total, 1.0, e0_gev);
+    flux_unit = std::move(unit);
+    attributes["inject_gamma"] = pools_.front().gamma;
+    attributes["mc_events_per_unit_flux"] = total;
+    attributes["flux_e0_gev"] = e0_gev;
+}
+
+std::vector<Events> JointPoolInjector::draw(std::uint64_t seed, std::int64_t trial, double mu) const
+{
+    std::vector<Events> out;
+    for (std::size_t k = 0; k < pools_.size(); ++k)
+        out.push_back(draw_injection(pools_[k], seed, trial, mu * fractions_[k], streams_[k]));
+    return out;
+}
+
+std::int64_t JointPoolInjector::count(std::uint64_t seed, std::int64_t trial, double mu) const
+{
+    std::int64_t n = 0;
+    for (std::size_t k = 0; k < pools_.size(); ++k)
+        n += static_cast<std::int64_t>(injected_count(seed, trial, mu * fractions_[k], streams_[k]));
+    return n;
+}
+
+std::int64_t JointPoolInjector::pool_size() const
+{
+    std::int64_t n = 0;
+    for (const auto& pool : pools_) n += static_cast<std::int64_t>(pool.size());
+    return n;
 }
 
 }  // namespace nusky

@@ -72,12 +72,14 @@ InjectionPool template_injection_pool(const Events& local_mc, const Eigen::Array
                                       double gamma, double e0_gev, double livetime_s,
                                       const Comm& comm);
 
-// Poisson(mu) count of trial `trial` (draw 0 of its injection stream).
-std::uint64_t injected_count(std::uint64_t seed, std::int64_t trial, double mu);
+// Poisson(mu) count of trial `trial` (draw 0 of its injection stream; `sample`: the sample's
+// stream in a joint analysis, 0 for one sample).
+std::uint64_t injected_count(std::uint64_t seed, std::int64_t trial, double mu, std::uint64_t sample = 0);
 
 // The injected events of trial `trial` for mean mu: ra, dec, sigma, log10_energy, true_energy
 // and unit vectors filled; the other columns empty.
-Events draw_injection(const InjectionPool& pool, std::uint64_t seed, std::int64_t trial, double mu);
+Events draw_injection(const InjectionPool& pool, std::uint64_t seed, std::int64_t trial, double mu,
+                      std::uint64_t sample = 0);
 
 // The task engines' injector of one sample's pool (nusky/hypothesis.hpp). Its /injection
 // attributes: inject_gamma, mc_events_per_unit_flux, flux_e0_gev.
@@ -91,6 +93,24 @@ public:
 
 private:
     InjectionPool pool_;
+};
+
+// Joint samples (PHYSICS.md section 10): one point flux seen by every sample, each with its own
+// pool. Sample k's injected count is Poisson(mu Y_k / sum Y), Y_k its pool's expected events
+// per unit flux, drawn from the sample's own streams (seed, trial, sample).
+class JointPoolInjector : public Injector {
+public:
+    JointPoolInjector(std::vector<InjectionPool> pools, std::vector<std::uint64_t> streams, double e0_gev,
+                      std::string flux_unit);
+    std::vector<Events> draw(std::uint64_t seed, std::int64_t trial, double mu) const override;
+    std::int64_t count(std::uint64_t seed, std::int64_t trial, double mu) const override;
+    std::int64_t pool_size() const override;
+    const std::vector<double>& fractions() const { return fractions_; }
+
+private:
+    std::vector<InjectionPool> pools_;
+    std::vector<std::uint64_t> streams_;
+    std::vector<double> fractions_;  // Y_k / sum Y
 };
 
 }  // namespace nusky

@@ -3,6 +3,7 @@
 #include "likelihood/point_source/point_source_injection.hpp"
 #include "likelihood/common/joint_fit.hpp"
 #include "likelihood/common/yield.hpp"
+#include "likelihood/common/inject.hpp"
 
 #include "nusky/log.hpp"
 #include "nusky/rng.hpp"
@@ -11,6 +12,7 @@
 #include "nusky/stages.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <memory>
 #include <numbers>
@@ -497,11 +499,7 @@ public:
 
     void background_trials(std::uint64_t seed, std::int64_t trial, int count, TrialResult* out) override
     {
-        if (!replica_) {
-            std::vector<const Events*> replicas;
-            for (const auto& w : whole_) replicas.push_back(&w);
-            replica_ = std::make_unique<JointEventSets>(replicas, samples_, pdfs_, yields_);
-        }
+        build_replicas();
         const double no_gamma = std::numeric_limits<double>::quiet_NaN();
         for (int i = 0; i < count; ++i) {
             for (std::size_t k = 0; k < samples_.size(); ++k)
@@ -512,7 +510,72 @@ public:
         }
     }
 
+    std::unique_ptr<Injector> injector(RunContext& context) override
+    {
+        const Comm& comm = context.comm;
+        const auto& in = spec_.injection;
+        std::vector<InjectionPool> pools;
+        std::vector<std::uint64_t> streams;
+        for (const Sample& s : samples_) {
+            if (comm.sum(static_cast<std::int64_t>(s.events.mc.size())) == 0)
+                throw Error("point_source: sample " + s.name + " has no MC events to inject (joint tasks inject and "
+                            "sensitivity need MC in every sample)");
+            pools.push_back(point_source_injection_pool(s.events.mc, in.ra, in.dec, in.gamma, in.band, in.e0_gev,
+                                                        s.events.livetime_s, comm));
+            streams.push_back(s.stream);
+        }
+        char name[160];
+        std::snprintf(name, sizeof name,
+                      "E^2 dN/dE at %g GeV [TeV cm^-2 s^-1], point flux E^-%g seen by all %zu samples", in.e0_gev,
+                      in.gamma, samples_.size());
+        auto injector = std::make_unique<JointPoolInjector>(std::move(pools), std::move(streams), in.e0_gev, name);
+        injector->attributes["source_ra_deg"] = spec_.ra_deg;
+        injector->attributes["source_dec_deg"] = spec_.dec_deg;
+        injector->attributes["band_deg"] = in.band * 180.0 / std::numbers::pi;
+        for (std::size_t k = 0; k < samples_.size(); ++k)
+            injector->attributes["yield_fraction_" + samples_[k].name] = injector->fractions()[k];
+        return injector;
+    }
+
+    TrialResult signal_trial(std::uint64_t seed, std::int64_t trial, const std::vector<Events>& injected) override
+    {
+        // Each sample scrambled as in its background trials, its injected events appended as a
+        // second block of its term (their own S / B and energy ratios; N_k counts them).
+        build_replicas();
+        const std::size_t n = samples_.size();
+        std::vector<std::unique_ptr<PointSourceEvents>> extra(n);
+        std::vector<Eigen::ArrayXd> extra_spatial(n);
+        std::vector<JointSampleTerm> terms = replica_->terms;
+        for (std::size_t k = 0; k < n; ++k) {
+            PointSourceEvents& scrambled = *replica_->events[k];
+            scrambled.scramble(seed, trial, samples_[k].stream);
+            scrambled.spatial_sob(source_, replica_->spatial[k]);
+            const auto n_data = static_cast<std::size_t>(whole_[k].size());
+            const auto n_injected = static_cast<std::size_t>(injected[k].size());
+            terms[k].n_local = n_data + n_injected;
+            terms[k].n_total = static_cast<double>(n_data + n_injected);
+            if (n_injected == 0) continue;
+            extra[k] = std::make_unique<PointSourceEvents>(injected[k], *pdfs_[k], terms[k].n_total);
+            extra[k]->spatial_sob(source_, extra_spatial[k]);
+            terms[k].sob_at_gamma = [&, k, n_data](double gamma, double* out) {
+                replica_->events[k]->ratios().multiply(gamma, replica_->spatial[k].data(), out);
+                extra[k]->ratios().multiply(gamma, extra_spatial[k].data(), out + n_data);
+            };
+        }
+        const auto r = fit_joint(terms, fit_settings_, reduce_nothing);
+        return TrialResult{r.fit.ts, r.fit.ns, any_energy_ ? r.fit.gamma : std::numeric_limits<double>::quiet_NaN()};
+    }
+
 private:
+    // The event sets of trials, on the whole samples (after replicate()), made once.
+    void build_replicas()
+    {
+        if (replica_) return;
+        std::vector<const Events*> replicas;
+        for (const auto& w : whole_) replicas.push_back(&w);
+        replica_ = std::make_unique<JointEventSets>(replicas, samples_, pdfs_, yields_);
+    }
+
     std::vector<Sample>& samples_;
     PointSourceSpec spec_;
     UnitVector source_;
@@ -568,7 +631,7 @@ public:
 
     bool joint() const override { return true; }
     std::vector<std::string> tasks() const override { return {"fit", "trials", "scan", "inject", "sensitivity"}; }
-    std::vector<std::string> joint_tasks() const override { return {"fit", "trials"}; }
+    std::vector<std::string> joint_tasks() const override { return {"fit", "trials", "inject", "sensitivity"}; }
 
     void prepare(RunContext&) override
     {
