@@ -11,6 +11,7 @@
 #include "nusky/chain.hpp"
 #include "nusky/error.hpp"
 #include "nusky/h5.hpp"
+#include "nusky/tasks.hpp"
 #include "nusky/mpi.hpp"
 
 #include <algorithm>
@@ -180,6 +181,11 @@ int merge_command(const std::vector<std::string>& args, const Comm& comm)
             group.attributes["seed"] = ref.seed;
             group.attributes["first_trial"] = sorted.front()->first;
             group.attributes["n_trials"] = n_trials;
+            // /fit's p-value is the merged campaign's, not the first piece's.
+            if (&kind == &kTrials && H5Aexists_by_name(file, "/fit", "ts", H5P_DEFAULT) > 0) {
+                const double observed = h5_read_double_attribute(file, tmp, "/fit", "ts");
+                results.group("/fit").attributes = pvalue_attributes(observed, columns[0]);
+            }
             if (&kind == &kScanTrials) {
                 group.attributes["quantity"] = h5_read_string_attribute(first_file, first_path, "/scan_trials", "quantity");
                 if (h5_exists(file, "/scan/hotspots/post_trial_p"))

@@ -40,6 +40,18 @@ TrialCampaign make_campaign(const RunContext& context, const std::string& label)
     return c;
 }
 
+std::map<std::string, AttributeValue> pvalue_attributes(double observed_ts, const std::vector<double>& trial_ts)
+{
+    double p = pvalue_from_trials(trial_ts, observed_ts);
+    // Beyond every trial the p-value is only bounded: report p < 1/n and sigma > that.
+    const bool bound = p == 0.0;
+    if (bound) p = 1.0 / static_cast<double>(trial_ts.size());
+    return {{"p_value", p},
+            {"p_value_is_upper_limit", static_cast<std::int64_t>(bound)},
+            {"sigma", significance_from_pvalue(p)},
+            {"n_trials", static_cast<std::int64_t>(trial_ts.size())}};
+}
+
 void record_pvalue(double observed_ts, const TrialBlock& block, RunContext& context)
 {
     std::vector<double> local;
@@ -47,15 +59,11 @@ void record_pvalue(double observed_ts, const TrialBlock& block, RunContext& cont
     for (const auto& r : block.results) local.push_back(r.ts);
     auto all = context.comm.allgather(local);
     if (all.empty()) return;
-    double p = pvalue_from_trials(all, observed_ts);
+    const auto attributes = pvalue_attributes(observed_ts, all);
     auto& fit = context.results.group("/fit");
-    // Beyond every trial the p-value is only bounded: report p < 1/n and sigma > that.
-    bool bound = p == 0.0;
-    if (bound) p = 1.0 / static_cast<double>(all.size());
-    fit.attributes["p_value"] = p;
-    fit.attributes["p_value_is_upper_limit"] = static_cast<std::int64_t>(bound);
-    fit.attributes["sigma"] = significance_from_pvalue(p);
-    fit.attributes["n_trials"] = static_cast<std::int64_t>(all.size());
+    for (const auto& [name, value] : attributes) fit.attributes[name] = value;
+    const double p = std::get<double>(attributes.at("p_value"));
+    const bool bound = std::get<std::int64_t>(attributes.at("p_value_is_upper_limit")) != 0;
     log::info("p-value of TS " + std::to_string(observed_ts) + " from " + std::to_string(all.size()) +
               " trials: " + (bound ? "< " : "") + std::to_string(p));
 }

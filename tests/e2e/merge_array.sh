@@ -41,7 +41,12 @@ for name in ("ts", "ns", "gamma"):
 for attr in ("seed", "first_trial", "n_trials"):
     assert a["trials"].attrs[attr] == b["trials"].attrs[attr], attr
 assert b["fit"].attrs["ts"] == a["fit"].attrs["ts"]
-print("merged /trials equal the single job's:", int(b["trials"].attrs["n_trials"]), "trials")
+# /fit's p-value is the merged campaign's (all 100 trials), as the single 100-trial job's.
+for attr in ("p_value", "sigma", "n_trials", "p_value_is_upper_limit"):
+    assert b["fit"].attrs[attr] == a["fit"].attrs[attr], (attr, b["fit"].attrs[attr], a["fit"].attrs[attr])
+assert b["fit"].attrs["n_trials"] == 100
+print("merged /trials equal the single job's:", int(b["trials"].attrs["n_trials"]), "trials; p-value",
+      b["fit"].attrs["p_value"])
 PY
 # Refusals: one error line naming the files, no output left behind.
 run_np 1 run "$WORK/trials.ini" --set job.trials=25 --set job.first_trial=20 --output "$WORK/part20.h5" > /dev/null 2>&1 || fail "job first_trial=20"

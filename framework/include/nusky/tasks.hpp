@@ -21,6 +21,7 @@
 #include "nusky/stages.hpp"
 #include "nusky/trials.hpp"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,10 @@ TrialCampaign make_campaign(const RunContext& context, const std::string& label)
 
 // Writes p_value, sigma and n_trials of the observed TS into /fit (collective: gathers TS).
 void record_pvalue(double observed_ts, const TrialBlock& block, RunContext& context);
+
+// /fit's p_value, p_value_is_upper_limit, sigma and n_trials of the observed TS against all trials
+// (record_pvalue's, and `nusky merge`'s for a merged campaign).
+std::map<std::string, AttributeValue> pvalue_attributes(double observed_ts, const std::vector<double>& trial_ts);
 
 // The default mean-number grid of task sensitivity.
 const std::vector<double>& default_sensitivity_grid();

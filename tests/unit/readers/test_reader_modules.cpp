@@ -308,7 +308,7 @@ TEST(IceCubePublicReader, SingleFileBringsItsSeasonAlong)
     EXPECT_GE(s.data.sigma.minCoeff(), 0.2 * kDeg * (1 - 1e-12));
     EXPECT_NEAR(s.livetime_s / 86400.0, 376.4, 0.05);
     EXPECT_EQ(s.attributes.at("effective_area:IC40"), test::repo_data("ic40/irfs/IC40_effectiveArea.csv"));
-    EXPECT_EQ(s.description, "IC40 (36900 events, 376.4 d)");
+    EXPECT_EQ(s.description, file + ": IC40 (36900 events, 376.4 d)");
 }
 
 TEST(IceCubePublicReader, AngErrBelowTheFloorIsRaisedAndCounted)
