@@ -110,7 +110,7 @@ TEST(test_readers_mpi, IceCubePublicSharesAddUp)
     EXPECT_EQ(sample.livetime_s, livetime);
     EXPECT_EQ(c.comm.max(sample.livetime_s), c.comm.sum(sample.livetime_s) / c.comm.size());
     EXPECT_EQ(sample.attributes.at("effective_area:IC40"), dir + "/irfs/IC40_effectiveArea.csv");
-    EXPECT_EQ(sample.description, "IC40 (36900 events, 376.4 d)");
+    EXPECT_EQ(sample.description, dir + ": IC40 (36900 events, 376.4 d)");
 
     IceCubeEvents whole = read_events(dir + "/events/IC40_exp.csv");
     Events all = sample.data.allgather(c.comm);
