@@ -2,6 +2,7 @@
 
 #include "nusky/error.hpp"
 #include "nusky/input_file.hpp"
+#include "nusky/text_table.hpp"
 
 #include <boost/program_options.hpp>
 
@@ -127,8 +128,7 @@ Config Config::from_string(const std::string& text, const std::string& name,
     Config config;
     config.path_ = name;
     // A UTF-8 byte-order mark (some editors write one) is not part of the first line.
-    const bool bom = text.rfind("\xEF\xBB\xBF", 0) == 0;
-    const std::string body = bom ? text.substr(3) : text;
+    const std::string body(skip_utf8_bom(text.data(), text.data() + text.size()), text.data() + text.size());
     check_ini_lines(body, name);
     std::istringstream in(body);
     po::options_description none;

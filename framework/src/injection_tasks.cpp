@@ -100,11 +100,6 @@ SignalRows store_injection(RunContext& context, const TrialCampaign& campaign, c
     return all;
 }
 
-void check_trials_per_mean(const JobSpec& job)
-{
-    if (job.signal_trials() < 1) throw job.signal_trials.error("must be >= 1");
-}
-
 }  // namespace
 
 const std::vector<double>& default_sensitivity_grid()
@@ -136,7 +131,7 @@ void check_injection_job(const JobSpec& job)
 {
     const std::string& task = job.task();
     if (task != "inject" && task != "sensitivity") return;
-    check_trials_per_mean(job);
+    if (job.signal_trials() < 1) throw job.signal_trials.error("must be >= 1");
     for (double m : job.inject_ns())
         if (!(m >= 0.0) || !std::isfinite(m)) throw job.inject_ns.error("mean numbers must be finite and >= 0");
     for (double f : job.inject_flux())
@@ -158,8 +153,8 @@ static std::unique_ptr<Injector> prepare_signal_trials(Hypothesis& hypothesis, R
 
 void run_inject_task(Hypothesis& hypothesis, RunContext& context)
 {
+    // The [job] keys were checked by JobSpec::validate (check_injection_job).
     const JobSpec& job = context.job;
-    check_trials_per_mean(job);
     const auto injector = prepare_signal_trials(hypothesis, context);
     const auto means = injection_means(job, injector->events_per_flux_unit, {});
     if (means.empty()) throw job.inject_ns.error("task inject needs inject_ns or inject_flux");
@@ -177,8 +172,6 @@ void run_sensitivity_task(Hypothesis& hypothesis, RunContext& context)
 {
     const JobSpec& job = context.job;
     const Comm& comm = context.comm;
-    check_trials_per_mean(job);
-    if (job.trials() < 1) throw job.trials.error("task sensitivity needs background trials (trials >= 1)");
     const auto injector = prepare_signal_trials(hypothesis, context);
     const auto means = injection_means(job, injector->events_per_flux_unit, default_sensitivity_grid());
     const std::int64_t per_mean = job.signal_trials();

@@ -61,6 +61,7 @@ TextTable read_text_table(const std::string& path)
     bool first = true;
     while (std::getline(in, line)) {
         ++line_number;
+        if (line_number == 1) line.erase(0, skip_utf8_bom(line.data(), line.data() + line.size()) - line.data());
         if (is_blank(line)) continue;
         bool comment = line.find_first_not_of(" \t") != std::string::npos &&
                        line[line.find_first_not_of(" \t")] == '#';

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <numbers>
 #include <string>
 #include <vector>
 
@@ -21,11 +22,10 @@ struct ColumnRange {
     const char* what;  // for messages: "... is not <what>"
     bool contains(double v) const { return (lo_open ? v > lo : v >= lo) && v <= hi; }
 };
-inline constexpr double kTwoPi = 6.283185307179586476925286766559;
-inline constexpr double kHalfPiRad = 1.5707963267948966192313216916398;
-inline constexpr ColumnRange kRaRange{0.0, kTwoPi, false, "a right ascension in [0, 2 pi] (radians)"};
-inline constexpr ColumnRange kDecRange{-kHalfPiRad, kHalfPiRad, false, "a declination in [-pi/2, pi/2] (radians)"};
-inline constexpr ColumnRange kSigmaRange{0.0, 2.0 * kHalfPiRad, true, "an angular error in (0, pi] (radians)"};
+inline constexpr ColumnRange kRaRange{0.0, 2.0 * std::numbers::pi, false, "a right ascension in [0, 2 pi] (radians)"};
+inline constexpr ColumnRange kDecRange{-std::numbers::pi / 2, std::numbers::pi / 2, false,
+                                       "a declination in [-pi/2, pi/2] (radians)"};
+inline constexpr ColumnRange kSigmaRange{0.0, std::numbers::pi, true, "an angular error in (0, pi] (radians)"};
 // 0.01 GeV to 10^13 GeV: far beyond any neutrino energy, but not a value in another unit.
 inline constexpr ColumnRange kLog10EnergyRange{-2.0, 13.0, false, "a log10(E/GeV) in [-2, 13]"};
 

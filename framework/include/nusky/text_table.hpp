@@ -29,4 +29,11 @@ TextTable read_text_table(const std::string& path);
 // Returns false when the text is not entirely a number.
 bool parse_double(const char* begin, const char* end, double& out, bool allow_nonfinite = false);
 
+// The text after a leading UTF-8 byte-order mark (which some editors write), or `begin` itself:
+// every text reader skips it, so that it never becomes part of a first header, name or row.
+inline const char* skip_utf8_bom(const char* begin, const char* end)
+{
+    return end - begin >= 3 && begin[0] == '\xEF' && begin[1] == '\xBB' && begin[2] == '\xBF' ? begin + 3 : begin;
+}
+
 }  // namespace nusky

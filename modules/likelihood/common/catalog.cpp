@@ -61,7 +61,8 @@ bool has_weight_column(const std::string& text)
 std::vector<Source> parse_source_catalog(const std::string& file_text, const std::string& path)
 {
     // A UTF-8 byte-order mark (written by some editors) is not part of the first name.
-    const std::string text = file_text.rfind("\xEF\xBB\xBF", 0) == 0 ? file_text.substr(3) : file_text;
+    const std::string text(skip_utf8_bom(file_text.data(), file_text.data() + file_text.size()),
+                           file_text.data() + file_text.size());
     const bool weighted = has_weight_column(text);
     std::istringstream in(text);
     std::vector<Source> sources;

@@ -309,15 +309,13 @@ namespace {
 
 constexpr double deg = std::numbers::pi / 180.0;
 
-// What the point-source hypotheses need from the module's keys (angles in radians).
+// What the point-source hypotheses need from the module's keys: the source (in radians, and the
+// configured degrees for /fit), its band and flux pivot in `source`, the PDFs' settings.
 struct PointSourceSpec {
-    double ra = 0, dec = 0;
     double ra_deg = 0, dec_deg = 0;
     PointSourceSettings pdf;
-    PointSourceInjectionSettings injection;
+    PointSourceInjectionSettings source;  // ra, dec [rad], injected gamma, band [rad], e0
     double yield_gamma = 2.0;
-    double band = 0.0;
-    double e0_gev = 1e5;
 };
 
 // One sample: the fit at the source with the sample's PDFs; background trials by
@@ -327,7 +325,7 @@ public:
     PointSourceHypothesis(EventSample& sample, const PointSourceSpec& spec, const Comm& comm)
         : sample_(sample), spec_(spec), pdfs_(sample.data, sample.mc, comm, spec.pdf),
           n_total_(static_cast<double>(comm.sum(static_cast<std::int64_t>(sample.data.size())))),
-          source_(unit_vector(spec.ra, spec.dec))
+          source_(unit_vector(spec.source.ra, spec.source.dec))
     {
     }
 
@@ -368,7 +366,7 @@ public:
 
     std::unique_ptr<Injector> injector(RunContext& context) override
     {
-        return point_source_injector(sample_, spec_.injection, context.comm);
+        return point_source_injector(sample_, spec_.source, context.comm);
     }
 
     TrialResult signal_trial(std::uint64_t seed, std::int64_t trial, const std::vector<Events>& injected) override
@@ -424,17 +422,18 @@ struct JointEventSets {
 class JointPointSourceHypothesis : public Hypothesis {
 public:
     JointPointSourceHypothesis(std::vector<Sample>& samples, const PointSourceSpec& spec, const Comm& comm)
-        : samples_(samples), spec_(spec), source_(unit_vector(spec.ra, spec.dec))
+        : samples_(samples), spec_(spec), source_(unit_vector(spec.source.ra, spec.source.dec))
     {
         for (Sample& s : samples) {
             pdfs_.push_back(std::make_unique<PointSourcePdfs>(s.events.data, s.events.mc, comm, spec.pdf));
             any_energy_ = any_energy_ || pdfs_.back()->energy.has_value();
             const bool any_mc = comm.sum(static_cast<std::int64_t>(s.events.mc.size())) > 0;
             if (any_mc) {
-                yields_.push_back(PointSourceYield::from_mc(s.events.mc, spec.dec, spec.band, s.events.livetime_s,
-                                                            spec.e0_gev, comm));
+                yields_.push_back(PointSourceYield::from_mc(s.events.mc, spec.source.dec, spec.source.band,
+                                                            s.events.livetime_s, spec.source.e0_gev, comm));
             } else if (!s.events.effective_areas.empty()) {
-                yields_.push_back(PointSourceYield::from_effective_areas(s.events.effective_areas, spec.dec, spec.e0_gev));
+                yields_.push_back(PointSourceYield::from_effective_areas(s.events.effective_areas, spec.source.dec,
+                                                                             spec.source.e0_gev));
             } else {
                 throw Error("point_source: sample " + s.name +
                             " has neither MC nor an effective area, so its signal yield (its share of n_s in "
@@ -513,7 +512,7 @@ public:
     std::unique_ptr<Injector> injector(RunContext& context) override
     {
         const Comm& comm = context.comm;
-        const auto& in = spec_.injection;
+        const auto& in = spec_.source;
         std::vector<InjectionPool> pools;
         std::vector<std::uint64_t> streams;
         for (const Sample& s : samples_) {
@@ -663,15 +662,11 @@ private:
     PointSourceSpec spec() const
     {
         PointSourceSpec s;
-        s.ra = ra_deg() * deg;
-        s.dec = dec_deg() * deg;
         s.ra_deg = ra_deg();
         s.dec_deg = dec_deg();
         s.pdf = pdf.settings();
-        s.injection = {s.ra, s.dec, inject_gamma(), inject_band_deg() * deg, flux_e0_gev()};
+        s.source = {ra_deg() * deg, dec_deg() * deg, inject_gamma(), inject_band_deg() * deg, flux_e0_gev()};
         s.yield_gamma = yield_gamma();
-        s.band = inject_band_deg() * deg;
-        s.e0_gev = flux_e0_gev();
         return s;
     }
 };

@@ -136,11 +136,6 @@ inline bool is_blank(const char* p, const char* e)
     return true;
 }
 
-// A UTF-8 byte-order mark (written by some editors) is not part of the file's first line.
-inline const char* skip_byte_order_mark(const char* line, const char* line_end)
-{
-    return line_end - line >= 3 && std::memcmp(line, "\xEF\xBB\xBF", 3) == 0 ? line + 3 : line;
-}
 
 // A first line is a plain header when none of its (first 8) fields is a number; a first line
 // with a number in it is a row, never dropped (a bad value in it is an error).
@@ -192,7 +187,7 @@ void scan(const char* data, std::size_t size, ScanContext& ctx, bool at_file_sta
         const char* line_end = nl ? nl : end;
         const char* line = p;
         p = nl ? nl + 1 : end;
-        if (first) line = skip_byte_order_mark(line, line_end);
+        if (first) line = skip_utf8_bom(line, line_end);
         if (is_blank(line, line_end)) continue;
         const char* s = first_non_space(line, line_end);
         if (*s == '#') {
@@ -371,7 +366,7 @@ std::size_t count_data_lines(const std::string& path)
     while (p < end) {
         const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
         const char* line_end = nl ? nl : end;
-        const char* s = first_non_space(first ? skip_byte_order_mark(p, line_end) : p, line_end);
+        const char* s = first_non_space(first ? skip_utf8_bom(p, line_end) : p, line_end);
         p = nl ? nl + 1 : end;
         if (is_blank(s, line_end)) continue;
         if (*s == '#') {

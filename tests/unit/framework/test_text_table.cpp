@@ -25,6 +25,15 @@ TEST(TextTable, ReadsHeaderAndCommaRows)
     EXPECT_EQ(t.column("pi0"), (std::vector<double>{1.5, 2.5}));
 }
 
+TEST(TextTable, AByteOrderMarkIsNotPartOfTheHeader)
+{
+    auto t = nusky::read_text_table(write_temp("bom.csv", "\xEF\xBB\xBFindex,pi0\n0,1.5\n"));
+    EXPECT_EQ(t.header.front(), "index");
+    EXPECT_EQ(t.column("pi0"), (std::vector<double>{1.5}));
+    auto rows = nusky::read_text_table(write_temp("bom_rows.txt", "\xEF\xBB\xBF" "1 2\n3 4\n"));
+    EXPECT_EQ(rows.column(0), (std::vector<double>{1, 3}));  // the first row kept
+}
+
 TEST(TextTable, ReadsWhitespaceWithHashHeader)
 {
     auto t = nusky::read_text_table(write_temp("b.txt", "# a[deg] b\n  1 2\n 3\t4\n"));
