@@ -4,7 +4,7 @@
 #   bench/shipped_identical.sh BEFORE/bin/nusky AFTER/bin/nusky
 # Build BEFORE from the commit to compare with, for example:
 #   git worktree add /tmp/before <commit> && (cd /tmp/before && scripts/build)
-# Run it from the repository root; it needs about a minute per build.
+# It needs about a minute per build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/scripts/mpi-env"
@@ -19,15 +19,15 @@ sky_config() {  # sky_config LIKELIHOOD KEYS: a config on the simulated sky $wor
 }
 run() {  # run BIN TAG
   local bin=$1 tag=$2
-  mpirun -np 2 --oversubscribe "$bin" run configs/galactic_plane_pi0.ini --output "$work/pi0_fit_$tag.h5"
-  mpirun -np 2 --oversubscribe "$bin" run configs/galactic_plane_pi0.ini --set job.task=trials --set job.trials=300 \
+  mpirun -np 2 --oversubscribe "$bin" run galactic_plane_pi0.ini --output "$work/pi0_fit_$tag.h5"
+  mpirun -np 2 --oversubscribe "$bin" run galactic_plane_pi0.ini --set job.task=trials --set job.trials=300 \
     --output "$work/pi0_trials_$tag.h5"
-  mpirun -np 2 --oversubscribe "$bin" run configs/point_source_ic40.ini --output "$work/ic40_fit_$tag.h5"
-  mpirun -np 2 --oversubscribe "$bin" run configs/point_source_ic40.ini --set job.task=trials --set job.trials=2000 \
+  mpirun -np 2 --oversubscribe "$bin" run point_source_ic40.ini --output "$work/ic40_fit_$tag.h5"
+  mpirun -np 2 --oversubscribe "$bin" run point_source_ic40.ini --set job.task=trials --set job.trials=2000 \
     --output "$work/ic40_trials_$tag.h5"
-  mpirun -np 2 --oversubscribe "$bin" run configs/allsky_scan_cascades.ini --output "$work/scan_$tag.h5"
-  mpirun -np 2 --oversubscribe "$bin" run configs/point_source_joint.ini --output "$work/joint_fit_$tag.h5"
-  mpirun -np 2 --oversubscribe "$bin" run configs/point_source_joint.ini --set job.task=trials --set job.trials=300 \
+  mpirun -np 2 --oversubscribe "$bin" run allsky_scan_cascades.ini --output "$work/scan_$tag.h5"
+  mpirun -np 2 --oversubscribe "$bin" run point_source_joint.ini --output "$work/joint_fit_$tag.h5"
+  mpirun -np 2 --oversubscribe "$bin" run point_source_joint.ini --set job.task=trials --set job.trials=300 \
     --output "$work/joint_trials_$tag.h5"
   # The other tasks and likelihoods on a simulated sky with MC (inject, sensitivity, stacking).
   [ -f "$work/sky.h5" ] || "$bin" simulate --seed 11 --events 20000 --signal-events 300 --mc-events 100000 \
@@ -46,7 +46,9 @@ n_sigma = 8" > "$work/tpl.ini"
   mpirun -np 2 --oversubscribe "$bin" run "$work/stack.ini" --set job.task=trials --set job.trials=50 \
     --output "$work/stack_trials_$tag.h5"
 }
-cd "$root"
+# From configs/, where a path relative to the working directory and one relative to the config
+# file are the same path: builds from before and after configs followed their file compare alike.
+cd "$root/configs"
 run "$before" before > "$work/before.log" 2>&1 || { cat "$work/before.log"; exit 1; }
 run "$after" after > "$work/after.log" 2>&1 || { cat "$work/after.log"; exit 1; }
 status=0

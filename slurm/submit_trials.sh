@@ -3,7 +3,10 @@
 # per array task) plus a merge job (merge_trials.sbatch, `nusky merge OUTPUT PIECES...`) that
 # waits for the whole array with --dependency=afterok:<array job id>.
 #
-#   slurm/submit_trials.sh [OPTIONS] CONFIG OUTPUT [-- NUSKY RUN OPTIONS...]
+#   slurm/submit_trials.sh [OPTIONS] CONFIG OUTPUT [NUSKY RUN OPTIONS...]
+#
+# As with the sbatch scripts, anything after OUTPUT goes to `nusky run` in every array task,
+# e.g. --set likelihood.ra_deg=77.36 (a `--` before them is accepted too).
 #
 #   -n, --trials N        total number of trials (env NUSKY_TRIALS; required)
 #   -p, --per-task M      trials per array task (env TRIALS_PER_TASK; default 1000)
@@ -36,7 +39,7 @@ dry_run=0
 both_opts=()
 array_opts=()
 positional=()
-while [ $# -gt 0 ]; do
+while [ $# -gt 0 ] && [ ${#positional[@]} -lt 2 ]; do
     case "$1" in
         -n | --trials) trials=${2:?}; shift 2 ;;
         --trials=*) trials=${1#*=}; shift ;;
@@ -57,6 +60,7 @@ while [ $# -gt 0 ]; do
         *) positional+=("$1"); shift ;;
     esac
 done
+[ "${1:-}" != "--" ] || shift
 [ ${#positional[@]} -eq 2 ] || usage
 config=${positional[0]}
 output=${positional[1]}

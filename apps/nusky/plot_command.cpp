@@ -100,8 +100,23 @@ int plot_command(const std::vector<std::string>& args, const Comm& comm)
     return comm.max(code);
 }
 
-void write_fits_map(const std::string& path, int nside, const std::vector<double>& values, const std::string& name)
+// The FITS column of each /scan map: its name and unit (TTYPE1, TUNIT1).
+struct FitsColumn {
+    const char* dataset;
+    const char* column;
+    const char* unit;
+    const char* what;
+};
+constexpr FitsColumn kScanColumns[] = {
+    {"mlog10p", "MLOG10P", "-log10(p)", "-log10 local p-value"},
+    {"ts", "TS", "", "test statistic"},
+    {"ns", "NS", "events", "fitted number of signal events"},
+    {"gamma", "GAMMA", "", "fitted spectral index, E^-gamma"},
+};
+
+void write_fits_map(const std::string& path, int nside, const std::vector<double>& values, const FitsColumn& column)
 {
+    const std::string name = column.dataset;
     Healpix_Map<double> map(nside, RING, SET_NSIDE);
     if (static_cast<std::int64_t>(values.size()) != map.Npix()) {
         throw Error(path + ": " + name + " has " + std::to_string(values.size()) + " pixels, nside " +
@@ -114,7 +129,11 @@ void write_fits_map(const std::string& path, int nside, const std::vector<double
     fs::remove(path, ec);
     fitshandle out;
     out.create(path);
-    write_Healpix_map_to_fits(out, map, PLANCK_FLOAT64);
+    arr<std::string> names(1);
+    names[0] = column.column;
+    prepare_Healpix_fitsmap(out, map, PLANCK_FLOAT64, names);
+    out.write_column(1, map.Map());
+    out.set_key("TUNIT1", std::string(column.unit), column.what);
     out.set_key("COORDSYS", std::string("C"), "equatorial (celestial) coordinates");
     out.set_key("EXTNAME", std::string(name), "nusky /scan dataset");
     out.set_key("CREATOR", std::string("nusky " NUSKY_VERSION), "");
@@ -136,18 +155,19 @@ int export_fits_command(const std::vector<std::string>& args, const Comm& comm)
         auto ordering = h5_read_string_attribute(file, path, "/scan", "ORDERING");
         if (ordering != "RING") throw Error(path + ": /scan ORDERING is " + ordering + ", expected RING");
         fs::create_directories(p.out);
-        for (const char* name : {"mlog10p", "ts", "ns", "gamma"}) {
-            std::string dataset = std::string("/scan/") + name;
+        for (const FitsColumn& column : kScanColumns) {
+            const std::string name = column.dataset;
+            std::string dataset = "/scan/" + name;
             if (!h5_exists(file, dataset)) continue;
             auto n = h5_dataset_length(file, path, dataset);
             auto values = h5_read_doubles(file, path, dataset, 0, n);
             auto out = (fs::path(p.out) / (std::string("scan_") + name + ".fits")).string();
             try {
-                write_fits_map(out, nside, values, name);
+                write_fits_map(out, nside, values, column);
             } catch (const PlanckError& e) {
                 throw Error(out + ": " + e.what());
             }
-            std::printf("wrote %s (nside %d, %s)\n", out.c_str(), nside, name);
+            std::printf("wrote %s (nside %d, %s)\n", out.c_str(), nside, name.c_str());
         }
     });
     return 0;

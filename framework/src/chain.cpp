@@ -331,7 +331,33 @@ void build_chain(Chain& chain, Config& config, const Comm& comm, const RunOption
         for (const auto& sample : chain.samples) {
             modules.insert(modules.end(), {sample.reader.get(), sample.selection.get(), sample.reco.get()});
         }
+        // Every input a key names exists and can be read, before anything is read.
+        for (const Module* module : modules) {
+            for (const ParameterBase* parameter : module->parameters()) parameter->check_inputs();
+        }
         check_output_is_not_an_input(modules, chain.output_path);
+    });
+}
+
+// Opens what the run will open, headers only, and checks what the task needs of it: what
+// `nusky validate` can see, so that a long campaign does not fail on it after its first
+// collective.
+void inspect_chain(Chain& chain, RunContext& context)
+{
+    collective_step(context.comm, [&] {
+        for (const auto& stages : chain.samples) {
+            const SampleHeader header = stages.reader->inspect(context);
+            stages.selection->inspect(context);
+            const std::string& task = chain.job.task();
+            if ((task == "inject" || task == "sensitivity") && header.has_mc == false &&
+                chain.likelihood->injects_from_mc()) {
+                throw Error(context.config.where("job", "task") + ": task " + task + " injects signal events from MC, but " +
+                            (stages.name.empty() ? "the sample" : "sample " + stages.name) + " of reader '" +
+                            stages.reader->module_name() + "' has none (MC comes from the simulation reader, "
+                            "npy_events' mc_path or hdf5_events' /mc)");
+            }
+        }
+        chain.likelihood->prepare(context);
     });
 }
 
@@ -341,6 +367,9 @@ std::string validate_chain(Config& config, const Comm& comm, const RunOptions& o
 {
     Chain chain;
     build_chain(chain, config, comm, options);
+    Results results;
+    RunContext context{comm, chain.job, config, results, chain.output_path, options.resume};
+    inspect_chain(chain, context);
     return chain.output_path;
 }
 
@@ -360,7 +389,7 @@ RunSummary run_chain(Config& config, const Comm& comm, const RunOptions& options
         if (comm.is_root()) lock.take(output_path);
     });
     RunContext context{comm, job, config, results, output_path, options.resume};
-    collective_step(comm, [&] { likelihood->prepare(context); });
+    inspect_chain(chain, context);
 
     std::vector<Sample> samples(chain.samples.size());
     std::int64_t read_total = 0, selected_total = 0;
@@ -482,18 +511,39 @@ std::string format_summary(const RunSummary& summary)
     rows.emplace_back("events", std::to_string(summary.events) + " selected");
     rows.emplace_back("ranks", std::to_string(summary.ranks));
     rows.emplace_back("wall time", duration(summary.wall_s));
+    auto real_of = [](const ResultGroup& group, const std::string& key, double& out) {
+        auto it = group.attributes.find(key);
+        if (it == group.attributes.end()) return false;
+        if (const auto* d = std::get_if<double>(&it->second)) out = *d;
+        else if (const auto* i = std::get_if<std::int64_t>(&it->second)) out = static_cast<double>(*i);
+        else return false;
+        return true;
+    };
+    auto text_of = [](const ResultGroup& group, const std::string& key) {
+        auto it = group.attributes.find(key);
+        const auto* text = it == group.attributes.end() ? nullptr : std::get_if<std::string>(&it->second);
+        return text ? *text : std::string();
+    };
+    auto terms = [](const std::string& energy_term) {
+        return energy_term == "mc" ? std::string("spatial and energy (energy PDF from MC)")
+                                   : std::string("spatial only (no energy term)");
+    };
     auto fit = summary.results.groups.find("/fit");
     if (fit != summary.results.groups.end()) {
         const auto& a = fit->second.attributes;
-        auto real = [&](const char* key, double& out) {
-            auto it = a.find(key);
-            if (it == a.end()) return false;
-            if (const auto* d = std::get_if<double>(&it->second)) out = *d;
-            else if (const auto* i = std::get_if<std::int64_t>(&it->second)) out = static_cast<double>(*i);
-            else return false;
-            return true;
-        };
-        double v = 0, n_trials = 0, upper = 0;
+        auto real = [&](const char* key, double& out) { return real_of(fit->second, key, out); };
+        double v = 0, n_trials = 0, upper = 0, ra = 0, dec = 0;
+        if (real("ra_deg", ra) && real("dec_deg", dec)) {
+            rows.emplace_back("position", "RA " + number(ra, 6) + " deg, Dec " + number(dec, 6) + " deg");
+        }
+        if (const std::string e = text_of(fit->second, "energy_term"); !e.empty()) rows.emplace_back("terms", terms(e));
+        // Joint fits: each sample's terms.
+        for (const auto& [path, group] : summary.results.groups) {
+            if (path.rfind("/fit/samples/", 0) != 0) continue;
+            if (const std::string e = text_of(group, "energy_term"); !e.empty()) {
+                rows.emplace_back("terms " + path.substr(13), terms(e));
+            }
+        }
         bool is_upper = real("p_value_is_upper_limit", upper) && upper != 0;
         if (real("ts", v)) rows.emplace_back("TS", number(v, 6));
         if (real("ns", v)) rows.emplace_back("n_s", number(v, 6) + " signal events");
@@ -503,7 +553,11 @@ std::string format_summary(const RunSummary& summary)
             if (real("n_trials", n_trials)) text += " (" + number(n_trials, 12) + " trials)";
             rows.emplace_back("p-value", text);
         }
-        if (real("sigma", v)) rows.emplace_back("significance", (is_upper ? "> " : "") + number(v, 3) + " sigma");
+        if (real("sigma", v)) {
+            // p >= 0.5 is no excess at all: its one-sided significance is <= 0 (-inf at p = 1).
+            rows.emplace_back("significance", v <= 0.0 ? std::string("none (p >= 0.5)")
+                                                       : (is_upper ? "> " : "") + number(v, 3) + " sigma");
+        }
         for (const auto& [key, value] : a) {
             if (key.rfind("flux", 0) != 0) continue;
             const auto* d = std::get_if<double>(&value);
@@ -518,6 +572,25 @@ std::string format_summary(const RunSummary& summary)
             std::string what = pivot.empty() ? "" : " (E^2 dN/dE at " + pivot + ")";
             rows.emplace_back("flux", number(*d) + unit + what);
         }
+    }
+    // Tasks inject and sensitivity: the fluxes, in the likelihood's flux unit.
+    auto sens = summary.results.groups.find("/sensitivity");
+    if (sens != summary.results.groups.end()) {
+        const ResultGroup& g = sens->second;
+        const std::string unit = text_of(g, "flux_unit");
+        double n = 0, flux = 0, bkg = 0;
+        auto flux_row = [&](const std::string& label, const std::string& prefix, const std::string& method) {
+            if (!real_of(g, prefix + "_ns", n)) return;
+            real_of(g, prefix + "_flux", flux);
+            std::string text = std::isnan(n) ? (method.empty() ? std::string("not reachable") : method)
+                                             : number(n) + " signal events";
+            if (!std::isnan(n) && !std::isnan(flux)) text += ", flux " + number(flux) + " (" + unit + ")";
+            rows.emplace_back(label, text);
+        };
+        if (real_of(g, "n_background_trials", bkg)) rows.emplace_back("background", number(bkg, 12) + " trials");
+        flux_row("sensitivity", "sensitivity", "");
+        flux_row("disc. pot. 3 sigma", "dp3sigma", text_of(g, "dp3sigma_threshold_method"));
+        flux_row("disc. pot. 5 sigma", "dp5sigma", text_of(g, "dp5sigma_threshold_method"));
     }
     // A scan: the hottest spot of each hemisphere (/scan/hotspots, replicated datasets).
     auto hot = summary.results.groups.find("/scan/hotspots");

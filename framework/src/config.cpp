@@ -169,7 +169,9 @@ Config Config::load(const std::string& path, const std::vector<std::string>& ove
     if (!in) throw Error(path + ": cannot open the config file");
     std::stringstream buffer;
     buffer << in.rdbuf();
-    return from_string(buffer.str(), path, overrides);
+    Config config = from_string(buffer.str(), path, overrides);
+    config.from_file_ = true;
+    return config;
 }
 
 void Config::apply_override(const std::string& assignment)
@@ -206,6 +208,15 @@ const ConfigEntry* Config::take(const std::string& section, const std::string& k
 void Config::set(const std::string& section, const std::string& key, const std::string& value)
 {
     values_[section][key] = ConfigEntry{value, "--set"};
+}
+
+std::string Config::base_dir(const std::string& section, const std::string& key) const
+{
+    auto s = values_.find(section);
+    if (s == values_.end()) return "";
+    auto k = s->second.find(key);
+    if (k == s->second.end() || k->second.origin == "--set" || !from_file_) return "";
+    return std::filesystem::path(path_).parent_path().string();
 }
 
 std::string Config::where(const std::string& section, const std::string& key) const

@@ -18,7 +18,7 @@ std::vector<std::string> gp2023_search_paths()
     }
     std::error_code ec;
     fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    if (!ec) out.push_back((exe.parent_path().parent_path() / "share" / "nusky" / "gp2023").string());
+    if (!ec) out.push_back((exe.parent_path().parent_path() / "share" / "nusky" / "data" / "gp2023").string());
 #ifdef NUSKY_SOURCE_DIR
     out.push_back((fs::path(NUSKY_SOURCE_DIR) / "data" / "gp2023").string());
 #endif

@@ -316,6 +316,7 @@ std::string h5_read_string_attribute(hid_t location, const std::string& file_nam
         char* value = nullptr;
         H5Handle memory(H5Tcopy(H5T_C_S1));
         H5Tset_size(memory, H5T_VARIABLE);
+        H5Tset_cset(memory, H5Tget_cset(type));  // ASCII or UTF-8: no conversion between them
         h5_check(H5Aread(a, memory, &value), file_name, name);
         std::string out = value ? value : "";
         H5free_memory(value);
@@ -353,13 +354,15 @@ void h5_write_attribute(hid_t location, const std::string& name, const Attribute
                             "results", "attribute " + name));
         h5_check(H5Awrite(a, H5T_NATIVE_INT64, i), "results", "attribute " + name);
     } else {
+        // Variable-length UTF-8, which h5py reads as str (fixed-length strings come back as bytes).
         const auto& s = std::get<std::string>(value);
-        auto type = string_type(s.size() + 1);
+        H5Handle type(H5Tcopy(H5T_C_S1));
+        H5Tset_size(type, H5T_VARIABLE);
+        H5Tset_cset(type, H5T_CSET_UTF8);
         H5Handle a(h5_check(H5Acreate2(location, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT),
                             "results", "attribute " + name));
-        std::string padded = s;
-        padded.resize(s.size() + 1, '\0');
-        h5_check(H5Awrite(a, type, padded.data()), "results", "attribute " + name);
+        const char* text = s.c_str();
+        h5_check(H5Awrite(a, type, &text), "results", "attribute " + name);
     }
 }
 

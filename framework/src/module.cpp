@@ -3,7 +3,10 @@
 #include "nusky/config.hpp"
 #include "nusky/text_table.hpp"
 
+#include "nusky/input_file.hpp"
+
 #include <charconv>
+#include <filesystem>
 #include <sstream>
 
 namespace nusky {
@@ -24,10 +27,78 @@ void Module::configure(const Config& config, const std::string& section)
     for (auto* parameter : parameters_) {
         if (const auto* entry = config.take(section, parameter->name())) {
             parameter->parse(entry->value, config.where(section, parameter->name()));
+            parameter->resolve_against(config.base_dir(section, parameter->name()));
         }
     }
     validate();
 }
+
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string resolved(const std::string& path, const std::string& base_dir, PathKind kind)
+{
+    if (path.empty() || base_dir.empty() || fs::path(path).is_absolute()) return path;
+    if (kind == PathKind::library && path.find('/') == std::string::npos) return path;  // searched for
+    return (fs::path(base_dir) / path).lexically_normal().string();
+}
+
+std::vector<std::string> as_list(const std::string& v) { return {v}; }
+const std::vector<std::string>& as_list(const std::vector<std::string>& v) { return v; }
+
+void check_input(const std::string& path, PathKind kind, const std::string& expected)
+{
+    if (path.empty()) return;  // an optional input left out
+    std::error_code ec;
+    switch (kind) {
+    case PathKind::input_file:
+        require_input_file(path, expected);
+        break;
+    case PathKind::input_directory:
+        if (fs::is_directory(path, ec)) break;
+        if (!fs::exists(path, ec)) throw Error(path + ": no such directory (expected " + expected + ")");
+        throw Error(path + ": not a directory (expected " + expected + ")");
+    case PathKind::input_file_or_directory:
+        if (!fs::is_directory(path, ec)) require_input_file(path, expected);
+        break;
+    case PathKind::output:
+    case PathKind::library:
+        break;
+    }
+}
+
+}  // namespace
+
+template <class T>
+void PathParameter<T>::resolve_against(const std::string& base_dir)
+{
+    if (base_dir.empty()) return;
+    T value = (*this)();
+    if constexpr (std::is_same_v<T, std::string>) {
+        value = resolved(value, base_dir, kind_);
+    } else {
+        for (auto& v : value) v = resolved(v, base_dir, kind_);
+    }
+    if (value == (*this)()) return;
+    this->set(std::move(value));
+    this->where_ += " (relative to " + base_dir + "/)";
+}
+
+template <class T>
+void PathParameter<T>::check_inputs() const
+{
+    for (const auto& path : as_list((*this)())) {
+        try {
+            check_input(path, kind_, expected_);
+        } catch (const Error& e) {
+            throw this->error(e.what());
+        }
+    }
+}
+
+template class PathParameter<std::string>;
+template class PathParameter<std::vector<std::string>>;
 
 namespace param_parse {
 

@@ -5,8 +5,10 @@
 #include "nusky/log.hpp"
 #include "nusky/mpi.hpp"
 #include "nusky/pvalue.hpp"
+#include "nusky/sensitivity.hpp"
 
 #include <algorithm>
+#include <limits>
 
 namespace nusky {
 
@@ -46,10 +48,15 @@ std::map<std::string, AttributeValue> pvalue_attributes(double observed_ts, cons
     // Beyond every trial the p-value is only bounded: report p < 1/n and sigma > that.
     const bool bound = p == 0.0;
     if (bound) p = 1.0 / static_cast<double>(trial_ts.size());
+    // The background's eta * chi2(ndof) tail, drawn by `nusky plot` over the trials.
+    const Chi2Tail tail = fit_chi2_tail(trial_ts);
+    const double nan = std::numeric_limits<double>::quiet_NaN();
     return {{"p_value", p},
             {"p_value_is_upper_limit", static_cast<std::int64_t>(bound)},
             {"sigma", significance_from_pvalue(p)},
-            {"n_trials", static_cast<std::int64_t>(trial_ts.size())}};
+            {"n_trials", static_cast<std::int64_t>(trial_ts.size())},
+            {"chi2_eta", tail.eta},
+            {"chi2_ndof", tail.valid ? tail.ndof : nan}};
 }
 
 void record_pvalue(double observed_ts, const TrialBlock& block, RunContext& context)

@@ -30,7 +30,7 @@ for np in 1 2; do
   expect_failure unknown_module$np "unknown likelihood module 'point_sorce'" "$out" run_np $np run "$WORK/unknown_module.ini"
   expect_failure unknown_key$np "[likelihood] dec_degg: unused parameter" "$out" run_np $np run "$WORK/unknown_key.ini"
   expect_failure wrong_type$np "[likelihood] ra_deg = 'ten'" "$out" run_np $np run "$WORK/wrong_type.ini"
-  expect_failure missing_file$np "no_such_file.h5: no such file" "$out" run_np $np run "$WORK/missing_file.ini"
+  expect_failure missing_file$np "[reader] path: $WORK/no_such_file.h5: cannot open for reading: No such file" "$out" run_np $np run "$WORK/missing_file.ini"
   expect_failure unknown_section$np "unknown section [likelyhood]" "$out" run_np $np run "$WORK/unknown_section.ini"
   expect_failure negative_trials$np "[job] trials: must be >= 0" "$out" run_np $np run "$WORK/negative_trials.ini"
   expect_failure bad_nside$np "[job] nside: must be a power of two" "$out" run_np $np run "$WORK/bad_nside.ini"

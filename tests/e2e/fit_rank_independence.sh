@@ -34,7 +34,7 @@ for a in ("nusky_version", "config", "n_ranks", "created_utc"):
     assert a in f.attrs, a
 for a in ("ts", "ns", "gamma", "n_events"):
     assert a in f["fit"].attrs, a
-names = [n.decode() for n in f["selection/names"][:]]
+names = list(f["selection/names"].asstr()[:])
 assert names == ["dec", "log10_energy", "sigma", "mjd"], names
 passed = f["selection/passed"][:]
 assert passed[-1] == f["fit"].attrs["n_events"] and passed[0] < 21000, passed

@@ -43,7 +43,7 @@ check_selection() {
   "$PY" - "$@" <<'PY' || fail "$1: /selection"
 import h5py, sys
 f = h5py.File(sys.argv[1])
-names = [n.decode() for n in f["selection/names"][:]]
+names = list(f["selection/names"].asstr()[:])
 passed = [int(p) for p in f["selection/passed"][:]]
 assert names == ["dec", "log10_energy", "sigma", "mjd", "good_runs"], names
 assert passed == [36900] * 4 + [int(sys.argv[2])], passed

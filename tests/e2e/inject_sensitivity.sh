@@ -111,7 +111,7 @@ for k in ("background_median_ts", "sensitivity_ns", "sensitivity_flux", "dp3sigm
           "dp5sigma_threshold_method", "dp3sigma_ts_threshold", "dp5sigma_ts_threshold"):
     assert k in a, k
 method = a["dp5sigma_threshold_method"]
-assert (method.decode() if isinstance(method, bytes) else method) == "chi2 tail extrapolation", method  # 40 trials
+assert method == "chi2 tail extrapolation", method  # 40 trials
 assert a["dp5sigma_ts_threshold"] > a["dp3sigma_ts_threshold"] >= a["background_median_ts"]
 print("template sensitivity:", {k: a[k] for k in ("background_median_ts", "sensitivity_ns", "sensitivity_flux", "dp3sigma_ns", "dp5sigma_ns")})
 st = h5py.File(f"{w}/stack2.h5")

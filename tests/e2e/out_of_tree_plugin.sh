@@ -14,8 +14,13 @@ cmake --install "$NUSKY_BINARY_DIR" --prefix "$prefix" > "$WORK/install.log" || 
 NUSKY=$prefix/bin/nusky  # from here on, the installed nusky
 [ -f "$prefix/lib/cmake/nusky/nuskyConfig.cmake" ] || fail "no nuskyConfig.cmake installed"
 [ -f "$prefix/lib/cmake/nusky/nuskyConfigVersion.cmake" ] || fail "no nuskyConfigVersion.cmake installed"
-[ -f "$prefix/share/nusky/gp2023/effa_values.csv" ] || fail "gp2023 data not installed"
+[ -f "$prefix/share/nusky/data/gp2023/effa_values.csv" ] || fail "gp2023 data not installed"
 version=$("$NUSKY" --version | awk '{print $2}')
+# The installed configs find the installed data (paths relative to the config file), from anywhere.
+for c in "$prefix"/share/nusky/configs/*.ini; do
+  (cd "$WORK" && NUSKY_DATA_DIR= "$NUSKY" validate "$c" > /dev/null) || fail "installed $c does not validate"
+done
+echo "ok: the installed configs validate against the installed data"
 
 build_example() {  # build_example PREFIX BUILD_DIR
   cmake -S "$example" -B "$2" -DCMAKE_PREFIX_PATH="$1" -DCMAKE_BUILD_TYPE=Release > "$2.configure.log" 2>&1 \
@@ -29,7 +34,7 @@ plugin=$WORK/example/libtime_window.so
 echo "ok: example built against $prefix and its unit test passed"
 
 # The chain of the example: IC40 events, two time windows, a point-source fit.
-events=$prefix/share/nusky/ic40/events/IC40_exp.csv
+events=$prefix/share/nusky/data/ic40/events/IC40_exp.csv
 expected=$("$PY" -c "
 import numpy as np, sys
 m = np.loadtxt(sys.argv[1], skiprows=1, usecols=0)

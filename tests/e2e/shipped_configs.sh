@@ -11,7 +11,7 @@ done
 "$PY" - "$WORK/ps_ic40.h5" <<'PY'
 import h5py, sys
 f = h5py.File(sys.argv[1])
-names = [n.decode() for n in f["selection/names"][:]]
+names = list(f["selection/names"].asstr()[:])
 passed = dict(zip(names, f["selection/passed"][:]))
 print("selection:", passed)
 assert passed["good_runs"] == 36900 and f["selection"].attrs["n_selected"] == 36900, passed

@@ -110,7 +110,7 @@ rq_job=$(cd "$WORK/jobs" && "${rq_env[@]}" NUSKY_TRIALS=$N sbatch --parsable --n
 # ---- 2. the job array + merge, through submit_trials.sh ----
 submitted=$(cd "$WORK/jobs" && NUSKY_BIN=$NUSKY "$SRC/slurm/submit_trials.sh" --trials "$N" --per-task "$PER_TASK" \
     --array-sbatch --ntasks=1 --array-sbatch "--output=$WORK/jobs/array-%A_%a.out" \
-    --sbatch "--time=10" "$WORK/gp.ini" "$WORK/jobs/merged.h5") || fail "submit_trials.sh"
+    --sbatch "--time=10" "$WORK/gp.ini" "$WORK/jobs/merged.h5" --set job.checkpoint_every=250) || fail "submit_trials.sh"
 echo "$submitted" | sed 's/^/  /'
 array_job=$(echo "$submitted" | sed -n 's/^array \([0-9]*\).*/\1/p')
 merge_job=$(echo "$submitted" | sed -n 's/^merge \([0-9]*\).*/\1/p')
@@ -185,6 +185,8 @@ assert len(sys.argv[3:]) == 4, sys.argv[3:]
 for i, path in enumerate(sys.argv[3:]):
     piece = h5py.File(path)["trials"]
     assert piece.attrs["first_trial"] == i * m and piece.attrs["n_trials"] == m, (path, dict(piece.attrs))
+    # the nusky options given after OUTPUT reached every array task
+    assert "checkpoint_every = 250" in h5py.File(path).attrs["config"], path
     for c in ("ts", "ns", "gamma"):
         assert np.array_equal(piece[c][:], direct[c][i * m:(i + 1) * m]), (path, c)
 PY

@@ -140,7 +140,7 @@ case("text_season_twice", "[reader] seasons: season IC40 is given twice",
      ic_reader(path("release2")) + "\nseasons = IC40, IC40")
 case("text_uptime_reversed", path("release2/uptime/IC40_exp.csv") + ":3: MJD_stop 54562.2 before MJD_start 54562.3",
      ic_reader(path("release2")) + "\nseasons = IC40")
-case("text_missing", path("no_such.csv") + ": does not exist", ic_reader(path("no_such.csv")))
+case("text_missing", "[reader] path: " + path("no_such.csv") + ": cannot open for reading: No such file", ic_reader(path("no_such.csv")))
 p = write_text("text_unreadable.csv", text_rows())
 os.chmod(p, 0)
 case("text_unreadable", p + ": cannot open for reading: Permission denied", ic_reader(p), flags="perm")
@@ -336,7 +336,7 @@ h5_case("h5_last_rank", "@: dataset /events/sigma index 399: value 0.000000 is n
         set_value("events/sigma", N - 1, 0.0), flags="lastrank")
 os.makedirs(path("h5_dir.h5"), exist_ok=True)
 case("h5_directory", path("h5_dir.h5") + ": is a directory", h5_reader(path("h5_dir.h5")))
-case("h5_missing", path("no_such.h5") + ": no such file", h5_reader(path("no_such.h5")))
+case("h5_missing", "[reader] path: " + path("no_such.h5") + ": cannot open for reading: No such file", h5_reader(path("no_such.h5")))
 p = h5_events("h5_unreadable")
 os.chmod(p, 0)
 case("h5_unreadable", p + ": cannot open for reading: Permission denied", h5_reader(p), flags="perm")
@@ -372,7 +372,7 @@ tpl_case("template_not_npy", "@: not a NumPy .npy file", raw=b"1 2 3\n")
 tpl_case("template_h5_size", "@: 100 pixels is not a HEALPix map", np.ones(100), suffix=".h5")
 tpl_case("template_fits_garbage", "@: cannot read a HEALPix FITS map", raw=b"SIMPLE  = nonsense" * 10, suffix=".fits")
 tpl_case("template_unknown_format", "@: unknown template format", raw=b"1 2 3\n", suffix=".txt")
-case("template_missing", path("no_such_map.npy") + ": no such template file", h5_reader(good_h5),
+case("template_missing", "[likelihood] template_path: " + path("no_such_map.npy") + ": cannot open for reading", h5_reader(good_h5),
      template(path("no_such_map.npy")))
 case("template_directory", path("text_dir") + ": is a directory", h5_reader(good_h5), template(path("text_dir")))
 case("simulation_template_size", path("template_size.npy") + ": not a HEALPix map: 1000 values",

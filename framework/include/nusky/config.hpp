@@ -31,6 +31,9 @@ public:
                               const std::vector<std::string>& overrides = {});
 
     const std::string& path() const { return path_; }
+    // The directory relative paths of KEY are taken against: the config file's directory for a
+    // value from the file ("" when it lies in the working directory), "" for a --set value.
+    std::string base_dir(const std::string& section, const std::string& key) const;
     bool has_section(const std::string& section) const;
     // Sections that have keys, in chain order, each stage's per-sample sections after it.
     std::vector<std::string> present_sections() const;
@@ -51,6 +54,7 @@ public:
 private:
     void apply_override(const std::string& assignment);
     std::string path_;
+    bool from_file_ = false;  // loaded from a file (not from_string): its paths follow it
     std::map<std::string, std::map<std::string, ConfigEntry>> values_;
     mutable std::set<std::pair<std::string, std::string>> used_;
 };

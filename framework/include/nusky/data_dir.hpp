@@ -9,7 +9,7 @@ namespace nusky {
 
 // The places searched for the gp2023 release tables when no directory is configured, in order:
 //   $NUSKY_DATA_DIR/gp2023, $NUSKY_DATA_DIR (when it is the gp2023 directory itself),
-//   <executable dir>/../share/nusky/gp2023, <source tree>/data/gp2023.
+//   <executable dir>/../share/nusky/data/gp2023, <source tree>/data/gp2023.
 std::vector<std::string> gp2023_search_paths();
 
 // `configured` when non-empty (it must be a directory), else the first search path holding the

@@ -30,6 +30,10 @@ public:
     virtual std::vector<std::string> string_values() const { return {}; }
     // An error about this parameter's value, naming where it was set.
     Error error(const std::string& message) const;
+    // Path parameters (PathParameter) take a relative path against BASE_DIR, and check that
+    // what they name as input can be read; the others do nothing.
+    virtual void resolve_against(const std::string& base_dir) {}
+    virtual void check_inputs() const {}
 
 protected:
     std::string name_, description_, where_;
@@ -81,6 +85,43 @@ private:
     T default_;
     T value_;
 };
+
+// What a path parameter names, which says how it is checked before anything runs.
+enum class PathKind {
+    input_file,               // a readable regular file
+    input_directory,          // a directory
+    input_file_or_directory,  // either
+    output,                   // written by the run (its directory is checked when the run starts)
+    library,                  // a shared library: a bare name is searched for, not resolved
+};
+
+// A parameter that names files: T is std::string or std::vector<std::string>. A relative path
+// set in a config file is taken relative to that file's directory, so that a job runs the same
+// from any directory; one given with --set stays relative to the working directory. Inputs are
+// checked by `nusky validate` and before a run reads anything, naming the key and the path.
+template <class T>
+class PathParameter : public Parameter<T> {
+public:
+    PathParameter(Module* owner, std::string name, T default_value, PathKind kind, std::string expected,
+                  std::string description)
+        : Parameter<T>(owner, std::move(name), std::move(default_value), std::move(description)),
+          kind_(kind), expected_(std::move(expected))
+    {
+    }
+    std::string type_name() const override
+    {
+        return std::is_same_v<T, std::string> ? "path" : "list of paths";
+    }
+    void resolve_against(const std::string& base_dir) override;
+    void check_inputs() const override;
+
+private:
+    PathKind kind_;
+    std::string expected_;  // e.g. "a HEALPix map", for messages
+};
+
+extern template class PathParameter<std::string>;
+extern template class PathParameter<std::vector<std::string>>;
 
 class Module {
 public:

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,7 @@ class Config;
 class JobSpec : public Module {
 public:
     Parameter<std::string> task{this, "task", "fit", "fit | trials | scan | inject | sensitivity"};
-    Parameter<std::string> output{this, "output", "nusky_results.h5",
+    PathParameter<std::string> output{this, "output", "nusky_results.h5", PathKind::output, "",
                                   "results file (HDF5); written as PATH.tmp and renamed when complete"};
     Parameter<std::int64_t> seed{this, "seed", 1, "random seed of trials and simulations"};
     Parameter<std::int64_t> trials{this, "trials", 0, "number of background trials"};
@@ -38,7 +39,7 @@ public:
                                                "flux unit (E^2 dN/dE at its pivot, TeV cm^-2 s^-1)"};
     Parameter<std::int64_t> signal_trials{this, "signal_trials", 100,
                                           "signal trials per injected mean (tasks inject, sensitivity)"};
-    Parameter<std::vector<std::string>> plugins{this, "plugins", {},
+    PathParameter<std::vector<std::string>> plugins{this, "plugins", {}, PathKind::library, "",
                                                 "shared libraries with extra modules, comma separated"};
     Parameter<std::vector<std::string>> samples{
         this, "samples", {},
@@ -59,8 +60,17 @@ struct RunContext {
     bool resume = false;
 };
 
+// What a reader's inputs hold, from their headers (the events are not read).
+struct SampleHeader {
+    std::optional<bool> has_mc;  // MC events come with the data; unknown when not set
+};
+
 class Reader : public Module {
 public:
+    // Opens the inputs' headers and checks what can be checked without reading the events
+    // (files, seasons, columns). Run by `nusky validate` and by a run before it reads; no
+    // collectives. The default knows nothing.
+    virtual SampleHeader inspect(RunContext& context) { return {}; }
     // This rank's share of the events (and MC). Must not call collectives after a
     // possible error on one rank only; collectives up front (file open) are fine.
     virtual EventSample read(RunContext& context) = 0;
@@ -73,6 +83,9 @@ struct CutCounts {
 
 class Selection : public Module {
 public:
+    // Loads and checks the selection's own inputs (good-run lists); no collectives. Run by
+    // `nusky validate` and by a run before it reads.
+    virtual void inspect(RunContext& context) {}
     // Removes the events that fail; returns the local pass counts per cut.
     virtual CutCounts apply(Events& events, RunContext& context) = 0;
 };
@@ -101,8 +114,11 @@ public:
     // Whether it fits several samples jointly, and which tasks it runs on them.
     virtual bool joint() const { return false; }
     virtual std::vector<std::string> joint_tasks() const { return joint() ? tasks() : std::vector<std::string>{}; }
-    // Loads inputs (templates, catalogs) and checks them; no collectives.
+    // Loads inputs (templates, catalogs) and checks them; no collectives. `nusky validate`
+    // runs it too.
     virtual void prepare(RunContext& context) {}
+    // Whether tasks inject and sensitivity draw the injected events from the samples' MC.
+    virtual bool injects_from_mc() const { return false; }
     // The hypothesis on the job's samples (one unless joint()): builds the PDFs from the
     // samples' global histograms (collective).
     virtual std::unique_ptr<Hypothesis> hypothesis(std::vector<Sample>& samples, RunContext& context) = 0;

@@ -30,6 +30,9 @@ PointSourcePdfs::PointSourcePdfs(const Events& local_data, const Events& local_m
 {
     // Every rank must agree whether the energy term is used (the MC may sit on some ranks only).
     bool any_mc = comm.sum(static_cast<std::int64_t>(local_mc.size())) > 0;
+    if (settings.use_energy && !any_mc) {
+        log::info("energy term off: use_energy is on, but the sample has no MC events (the fit is spatial only)");
+    }
     if (!settings.use_energy || !any_mc) return;
     const auto& binning = settings.energy_binning;
     std::vector<double> data_counts(static_cast<std::size_t>(binning.n_cells()), 0.0);
@@ -608,7 +611,8 @@ public:
     Parameter<std::int64_t> pvalue_trials{this, "pvalue_trials", 200,
                                           "task scan: scrambled-sky trials per declination for local p-values "
                                           "(0: none, mlog10p = NaN)"};
-    Parameter<std::string> background_trials{this, "background_trials", "",
+    PathParameter<std::string> background_trials{this, "background_trials", "", PathKind::input_file,
+                                                 "a nusky results file",
                                              "task scan: results file with /scan_background (a scan run) or "
                                              "/trials (a point_source trials run) to take local p-values from"};
 
@@ -631,10 +635,19 @@ public:
     bool joint() const override { return true; }
     std::vector<std::string> tasks() const override { return {"fit", "trials", "scan", "inject", "sensitivity"}; }
     std::vector<std::string> joint_tasks() const override { return {"fit", "trials", "inject", "sensitivity"}; }
+    bool injects_from_mc() const override { return true; }
 
-    void prepare(RunContext&) override
+    void prepare(RunContext& context) override
     {
         if (!background_trials().empty()) background_ = read_background_trials(background_trials());
+        // A source left at (0, 0) is almost always a forgotten key.
+        if (context.job.task() != "scan" && (!ra_deg.was_set() || !dec_deg.was_set())) {
+            std::string unset = !ra_deg.was_set() && !dec_deg.was_set() ? "ra_deg and dec_deg are"
+                                : !ra_deg.was_set()                     ? "ra_deg is"
+                                                                        : "dec_deg is";
+            log::warn("[likelihood] " + unset + " not set: the source is at the default position (" +
+                      param_parse::format(ra_deg()) + ", " + param_parse::format(dec_deg()) + ") deg");
+        }
     }
 
     std::unique_ptr<Hypothesis> hypothesis(std::vector<Sample>& samples, RunContext& context) override

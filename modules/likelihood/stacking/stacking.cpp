@@ -191,7 +191,7 @@ namespace {
 
 class StackingLikelihood : public Likelihood {
 public:
-    Parameter<std::string> catalog{this, "catalog", "",
+    PathParameter<std::string> catalog{this, "catalog", "", PathKind::input_file, "a source catalog",
                                    "source catalog (name ra_deg dec_deg [weight] per line); default: the "
                                    "109-source list catalogs/Source_List_DNNC.txt of the gp2023 release"};
     Parameter<std::int64_t> max_sources{this, "max_sources", 0, "use only the first N sources (0: all)"};
@@ -216,6 +216,7 @@ public:
     }
 
     std::vector<std::string> tasks() const override { return {"fit", "trials", "inject", "sensitivity"}; }
+    bool injects_from_mc() const override { return true; }
 
     void prepare(RunContext&) override
     {

@@ -108,6 +108,9 @@ TemplatePdfs::TemplatePdfs(const Eigen::ArrayXd& template_map, const Events& loc
     Eigen::ArrayXd working = regrade_map(template_map, settings.nside);
     smoothed = smooth_template(acceptance_weighted_template(working, acceptance), settings.smoothing);
 
+    if (settings.use_energy && !any_mc) {
+        log::info("energy term off: use_energy is on, but the sample has no MC events (the fit is spatial only)");
+    }
     if (!settings.use_energy || !any_mc) return;
     const auto& binning = settings.energy_binning;
     GammaGrid grid = GammaGrid::single(settings.gamma);
@@ -313,7 +316,7 @@ constexpr double deg = std::numbers::pi / 180.0;
 
 class TemplateLikelihood : public Likelihood {
 public:
-    Parameter<std::string> template_path{this, "template_path", "",
+    PathParameter<std::string> template_path{this, "template_path", "", PathKind::input_file, "a HEALPix map",
                                          "HEALPix template (.npy, .fits or HDF5 /map; RING or NESTED, any nside); "
                                          "default: the Fermi-LAT pi0 map of the data release"};
     Parameter<double> gamma{this, "gamma", 2.7, "fixed spectral index of the template's flux"};
@@ -325,7 +328,8 @@ public:
     Parameter<bool> use_energy{this, "use_energy", true, "use the energy ratio at the fixed gamma (needs MC)"};
     Parameter<double> log10e_min{this, "log10e_min", 1.0, "lower edge of the energy PDFs [log10 GeV]"};
     Parameter<double> log10e_max{this, "log10e_max", 8.0, "upper edge of the energy PDFs [log10 GeV]"};
-    Parameter<std::string> effective_area_dir{this, "effective_area_dir", "",
+    PathParameter<std::string> effective_area_dir{this, "effective_area_dir", "", PathKind::input_directory,
+                                                  "the effective-area tables",
                                               "directory with effa_values.csv, effa_bins_sindec.csv, "
                                               "effa_bins_energy.csv (flux conversion; default: the release's)"};
     Parameter<double> flux_e0_gev{this, "flux_e0_gev", 1e5, "pivot energy of the flux conversion [GeV]"};
@@ -349,6 +353,7 @@ public:
     }
 
     std::vector<std::string> tasks() const override { return {"fit", "trials", "inject", "sensitivity"}; }
+    bool injects_from_mc() const override { return true; }
 
     void prepare(RunContext&) override
     {

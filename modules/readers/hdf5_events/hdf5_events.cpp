@@ -43,15 +43,15 @@ namespace {
 // Reads this rank's block of one group without checking the values. Every HDF5 call here is
 // the same on every rank (metadata operations are collective), so a rank-local problem must not
 // throw in between: the values are checked by check_event_group once the file is closed.
-Events read_event_group_unchecked(hid_t file, const std::string& file_name, const std::string& group,
-                                  bool with_truth, int rank, int size, std::int64_t* first_row)
+// The rows of a group, after checking that it has every column and all of the same length
+// (metadata only: the same calls on every rank).
+std::int64_t event_group_rows(hid_t file, const std::string& file_name, const std::string& group, bool with_truth)
 {
     const std::string ra_path = group + "/ra";
     std::int64_t n = h5_dataset_length(file, file_name, ra_path);
     std::vector<std::string> columns{"ra", "dec", "sigma", "log10_energy"};
     if (with_truth) columns.insert(columns.end(), {"true_ra", "true_dec", "true_energy", "oneweight"});
-    bool with_mjd = h5_exists(file, group + "/mjd");
-    if (with_mjd) columns.push_back("mjd");
+    if (h5_exists(file, group + "/mjd")) columns.push_back("mjd");
     for (const auto& c : columns) {
         std::int64_t length = h5_dataset_length(file, file_name, group + "/" + c);
         if (length != n) {
@@ -59,6 +59,14 @@ Events read_event_group_unchecked(hid_t file, const std::string& file_name, cons
                         " rows but " + ra_path + " has " + std::to_string(n));
         }
     }
+    return n;
+}
+
+Events read_event_group_unchecked(hid_t file, const std::string& file_name, const std::string& group,
+                                  bool with_truth, int rank, int size, std::int64_t* first_row)
+{
+    const std::int64_t n = event_group_rows(file, file_name, group, with_truth);
+    const bool with_mjd = h5_exists(file, group + "/mjd");
     Range mine = block_range(n, rank, size);
     *first_row = mine.begin;
     // A failed read (the data part of it may be rank-local: independent I/O) is remembered and
@@ -173,7 +181,7 @@ namespace {
 
 class Hdf5EventsReader : public Reader {
 public:
-    Parameter<std::string> path{this, "path", "", "HDF5 event file in the nusky schema (/events, optional /mc)"};
+    PathParameter<std::string> path{this, "path", "", PathKind::input_file, "an HDF5 file", "HDF5 event file in the nusky schema (/events, optional /mc)"};
     Parameter<bool> read_mc{this, "read_mc", true, "also read the /mc group when the file has one"};
 
     void validate() override
@@ -181,15 +189,31 @@ public:
         if (path().empty()) throw path.error("required: the HDF5 event file");
     }
 
-    EventSample read(RunContext& context) override
+    void check_file() const
     {
         namespace fs = std::filesystem;
-        const auto& file_name = path();
         std::error_code ec;
-        if (!fs::exists(file_name, ec) && !ec) throw Error(file_name + ": no such file");
-        if (fs::is_directory(file_name, ec)) throw Error(file_name + ": is a directory, expected an HDF5 file");
-        require_input_file(file_name, "an HDF5 file");  // before any open: a named pipe would block it
-        if (!is_hdf5_file(file_name)) throw Error(file_name + ": not an HDF5 file");
+        if (!fs::exists(path(), ec) && !ec) throw Error(path() + ": no such file");
+        if (fs::is_directory(path(), ec)) throw Error(path() + ": is a directory, expected an HDF5 file");
+        require_input_file(path(), "an HDF5 file");  // before any open: a named pipe would block it
+        if (!is_hdf5_file(path())) throw Error(path() + ": not an HDF5 file");
+    }
+
+    // The file's layout: /events (and /mc) with every column, without reading the rows.
+    SampleHeader inspect(RunContext&) override
+    {
+        check_file();
+        auto file = h5_open_serial(path());
+        event_group_rows(file, path(), "/events", false);
+        const bool has_mc = read_mc() && h5_exists(file, "/mc");
+        if (has_mc) event_group_rows(file, path(), "/mc", true);
+        return {has_mc};
+    }
+
+    EventSample read(RunContext& context) override
+    {
+        const auto& file_name = path();
+        check_file();
         EventSample sample;
         int rank = context.comm.rank(), size = context.comm.size();
         std::int64_t first_data = 0, first_mc = 0;

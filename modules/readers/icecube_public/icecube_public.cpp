@@ -4,6 +4,7 @@
 #include "readers/icecube_public/icecube_text.hpp"
 
 #include "nusky/error.hpp"
+#include "nusky/input_file.hpp"
 #include "nusky/log.hpp"
 #include "nusky/mpi.hpp"
 #include "nusky/registry.hpp"
@@ -41,7 +42,8 @@ std::string format_days(double seconds)
 
 class IceCubePublicReader : public Reader {
 public:
-    Parameter<std::string> path{this, "path", "",
+    PathParameter<std::string> path{this, "path", "", PathKind::input_file_or_directory,
+                                    "an events file or a release directory",
                                 "a season events file (<dir>/events/IC40_exp.csv) or a release directory "
                                 "with events/, uptime/ and irfs/"};
     Parameter<std::vector<std::string>> seasons{
@@ -68,6 +70,33 @@ public:
             for (std::size_t j = 0; j < k; ++j)
                 if (seasons()[j] == s) throw seasons.error("season " + s + " is given twice");
         }
+    }
+
+    // The seasons' files: events, uptime (required in a release directory) and effective area;
+    // the small tables are read, the events only checked to be readable.
+    SampleHeader inspect(RunContext&) override
+    {
+        std::error_code ec;
+        const bool release_dir = std::filesystem::is_directory(path(), ec);
+        std::vector<SeasonFiles> files;
+        try {
+            files = resolve_seasons(path(), seasons());
+        } catch (const Error& e) {
+            if (release_dir) throw seasons.error(e.what());  // a season the release lacks
+            throw;
+        }
+        for (const auto& f : files) {
+            require_input_file(f.events, "an events file");
+            if (!f.uptime.empty() && std::filesystem::is_regular_file(f.uptime, ec)) {
+                read_uptime(f.uptime);
+            } else if (release_dir) {
+                throw file_error(f.uptime, 0, "season " + f.season + ": uptime file not found (the livetime)");
+            }
+            if (!f.effective_area.empty() && std::filesystem::is_regular_file(f.effective_area, ec)) {
+                read_effective_area(f.effective_area);
+            }
+        }
+        return {false};
     }
 
     EventSample read(RunContext& context) override

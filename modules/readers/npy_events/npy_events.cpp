@@ -108,10 +108,10 @@ namespace {
 
 class NpyEventsReader : public Reader {
 public:
-    Parameter<std::string> path{this, "path", "",
+    PathParameter<std::string> path{this, "path", "", PathKind::input_file, "a .npy file",
                                 "NumPy .npy event file (1-D structured: ra, dec, sigma|angErr, logE, "
                                 "optional time|mjd)"};
-    Parameter<std::string> mc_path{this, "mc_path", "",
+    PathParameter<std::string> mc_path{this, "mc_path", "", PathKind::input_file, "a .npy file",
                                    "optional MC .npy file (adds trueRa, trueDec, trueE [GeV], ow "
                                    "[GeV cm^2 sr])"};
     Parameter<std::string> angle_unit{this, "angle_unit", "rad",
@@ -127,6 +127,21 @@ public:
         if (path().empty()) throw path.error("required: the .npy event file");
         if (angle_unit() != "rad" && angle_unit() != "deg") throw angle_unit.error("must be rad or deg");
         if (!(std::isfinite(livetime_s()) && livetime_s() >= 0.0)) throw livetime_s.error("must be >= 0 s");
+    }
+
+    // The headers, and the columns the events need (no rows are read).
+    SampleHeader inspect(RunContext&) override
+    {
+        NpyEventOptions options;
+        options.degrees = angle_unit() == "deg";
+        options.extra_columns = extra_columns();
+        auto check = [&](const std::string& file, bool truth) {
+            NpyFile npy(file);
+            npy_to_events(npy.read(0, 0), truth, 0, 0, options);  // names a missing field
+        };
+        check(path(), false);
+        if (!mc_path().empty()) check(mc_path(), true);
+        return {!mc_path().empty()};
     }
 
     // Every rank reads the header, then only the bytes of its own block of rows.

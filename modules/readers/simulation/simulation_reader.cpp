@@ -23,10 +23,11 @@ class SimulationReader : public Reader {
 public:
     Parameter<std::int64_t> seed{this, "seed", 1,
                                  "simulation seed, separate from [job] seed (the sample is a pure function of it, whatever the rank count)"};
-    Parameter<std::string> data_dir{this, "data_dir", "",
+    PathParameter<std::string> data_dir{this, "data_dir", "", PathKind::input_directory,
+                                        "the gp2023 release tables",
                                     "gp2023 release tables; empty: $NUSKY_DATA_DIR/gp2023, "
-                                    "<prefix>/share/nusky/gp2023, then the source tree's data/gp2023"};
-    Parameter<std::string> template_path{this, "template_path", "",
+                                    "<prefix>/share/nusky/data/gp2023, then the source tree's data/gp2023"};
+    PathParameter<std::string> template_path{this, "template_path", "", PathKind::input_file, "a HEALPix map",
                                          "signal template, HEALPix RING .npy (empty: Fermi-LAT_pi0_map.npy "
                                          "in data_dir)"};
     Parameter<bool> signal{this, "signal", true, "include the Galactic-plane signal events"};
@@ -104,6 +105,19 @@ public:
         cfg.ps_dec = ps_dec_deg() * std::numbers::pi / 180.0;
         cfg.ps_gamma = ps_gamma();
         return cfg;
+    }
+
+    // The release tables and the signal template (nothing is simulated).
+    SampleHeader inspect(RunContext&) override
+    {
+        const std::string dir = find_gp2023_dir(data_dir());
+        load_simulation_inputs(dir);
+        if (signal()) {
+            const std::string map_path =
+                template_path().empty() ? (fs::path(dir) / "Fermi-LAT_pi0_map.npy").string() : template_path();
+            read_healpix_map_npy(map_path);
+        }
+        return {mc_events() > 0};
     }
 
     EventSample read(RunContext& context) override

@@ -104,8 +104,8 @@ public:
     Parameter<double> sigma_max_deg{this, "sigma_max_deg", 180.0, "largest angular uncertainty kept [deg]"};
     Parameter<double> mjd_min{this, "mjd_min", 0.0, "earliest event time kept [MJD]"};
     Parameter<double> mjd_max{this, "mjd_max", 1e6, "latest event time kept [MJD]"};
-    Parameter<std::vector<std::string>> good_runs{
-        this, "good_runs", {},
+    PathParameter<std::vector<std::string>> good_runs{
+        this, "good_runs", {}, PathKind::input_file, "a good-run list",
         "good-run lists: IceCube uptime files (MJD_start MJD_stop per line, e.g. "
         "data/ic40/uptime/IC40_exp.csv), comma separated; keeps the events whose MJD lies in a "
         "run of any of them (empty: no cut)"};
@@ -116,6 +116,11 @@ public:
         if (log10e_min() > log10e_max()) throw log10e_min.error("is above log10e_max");
         if (sigma_min_deg() > sigma_max_deg()) throw sigma_min_deg.error("is above sigma_max_deg");
         if (mjd_min() > mjd_max()) throw mjd_min.error("is above mjd_max");
+    }
+
+    void inspect(RunContext&) override
+    {
+        if (!good_runs().empty() && !runs_) runs_ = read_good_runs(good_runs());
     }
 
     CutCounts apply(Events& events, RunContext&) override

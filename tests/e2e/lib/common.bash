@@ -11,7 +11,7 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 run_np() { local np=$1; shift; "$MPIEXEC" -np "$np" --oversubscribe "$NUSKY" "$@"; }
 # h5attr FILE OBJECT NAME: prints an attribute with full precision.
-h5attr() { "$PY" -c "import h5py,sys; v=h5py.File(sys.argv[1])[sys.argv[2]].attrs[sys.argv[3]]; print(repr(float(v)) if not isinstance(v,bytes) else v.decode())" "$@"; }
+h5attr() { "$PY" -c "import h5py,sys; v=h5py.File(sys.argv[1])[sys.argv[2]].attrs[sys.argv[3]]; print(v if isinstance(v,str) else repr(float(v)))" "$@"; }
 # same_within A B REL: |A-B| <= REL*|A|
 same_within() { "$PY" -c "import sys; a,b,r=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b)<=r*abs(a) else 1)" "$@"; }
 # A small simulated sky (background + Galactic-plane signal + MC), cached per test run.

@@ -3,7 +3,12 @@
 #include "nusky/module.hpp"
 #include "nusky/registry.hpp"
 
+#include "../test_paths.hpp"
+
 #include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
 
 using namespace nusky;
 
@@ -177,4 +182,66 @@ TEST(Config, PerSampleSections)
     // A config without samples reads and prints as before.
     auto plain = Config::from_string("[reader]\ntype = x\n[job]\ntask = fit\n", "t.ini");
     EXPECT_EQ(plain.text(), "[job]\ntask = fit\n\n[reader]\ntype = x\n\n");
+}
+
+namespace {
+
+class WithPaths : public Module {
+public:
+    PathParameter<std::string> input{this, "input", "", PathKind::input_file, "an input", "an input file"};
+    PathParameter<std::string> dir{this, "dir", "", PathKind::input_directory, "a directory", "a directory"};
+    PathParameter<std::vector<std::string>> lists{this, "lists", {}, PathKind::input_file, "a list", "lists"};
+    PathParameter<std::vector<std::string>> libs{this, "libs", {}, PathKind::library, "", "libraries"};
+};
+
+}  // namespace
+
+// Relative paths from a config file follow the file; --set, absolute paths and bare library
+// names do not; an input that cannot be read is one error naming the key and the resolved path.
+TEST(Config, PathsFollowTheConfigFile)
+{
+    namespace fs = std::filesystem;
+    const fs::path dir = test::scratch_dir() / "paths" / "configs";
+    fs::create_directories(dir);
+    const std::string file = (dir / "job.ini").string();
+    {
+        std::ofstream out(file);
+        out << "[likelihood]\ninput = ../data/events.csv\ndir = /abs/dir\nlists = a.csv, sub/b.csv\n"
+               "libs = libx.so, plugins/liby.so\n";
+    }
+    auto config = Config::load(file);
+    WithPaths m;
+    m.configure(config, "likelihood");
+    EXPECT_EQ(m.input(), (dir.parent_path() / "data" / "events.csv").string());
+    EXPECT_EQ(m.dir(), "/abs/dir");
+    EXPECT_EQ(m.lists(), (std::vector<std::string>{(dir / "a.csv").string(), (dir / "sub" / "b.csv").string()}));
+    EXPECT_EQ(m.libs(), (std::vector<std::string>{"libx.so", (dir / "plugins" / "liby.so").string()}));
+    EXPECT_EQ(m.input.type_name(), "path");
+    EXPECT_EQ(m.lists.type_name(), "list of paths");
+    const std::string message = error_of([&] { m.input.check_inputs(); });
+    EXPECT_EQ(message, file + ": [likelihood] input (relative to " + dir.string() + "/): " +
+                           (dir.parent_path() / "data" / "events.csv").string() +
+                           ": cannot open for reading: No such file or directory");
+    EXPECT_EQ(error_of([&] { m.dir.check_inputs(); }),
+              file + ": [likelihood] dir: /abs/dir: no such directory (expected a directory)");
+
+    // --set values stay relative to the working directory.
+    auto overridden = Config::load(file, {"likelihood.input=rel.csv"});
+    WithPaths o;
+    o.configure(overridden, "likelihood");
+    EXPECT_EQ(o.input(), "rel.csv");
+    EXPECT_EQ(o.lists()[0], (dir / "a.csv").string());
+    // A config without a file (from_string) has no directory of its own.
+    auto text = Config::from_string("[likelihood]\ninput = x.csv\n", "text.ini");
+    WithPaths t;
+    t.configure(text, "likelihood");
+    EXPECT_EQ(t.input(), "x.csv");
+    // A config in the working directory: paths unchanged.
+    const fs::path cwd = fs::current_path();
+    fs::current_path(dir);
+    auto local = Config::load("job.ini");
+    fs::current_path(cwd);
+    WithPaths l;
+    l.configure(local, "likelihood");
+    EXPECT_EQ(l.input(), "../data/events.csv");
 }

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <sstream>
 
 namespace {
@@ -73,3 +74,46 @@ TEST(Summary, ScanHotspots)
 }
 
 }  // namespace
+
+// The source position, the terms the fit used (per sample for joint fits) and the task's own
+// result: sensitivity and discovery potential with their flux unit, or "not reachable".
+TEST(Summary, PositionTermsAndSensitivity)
+{
+    RunSummary summary;
+    summary.task = "sensitivity";
+    summary.output_path = "s.h5";
+    auto& fit = summary.results.group("/fit").attributes;
+    fit["ts"] = 2.6;
+    fit["ns"] = 44.7;
+    fit["gamma"] = 3.86;
+    fit["ra_deg"] = 77.36;
+    fit["dec_deg"] = 5.69;
+    summary.results.group("/fit/samples/cascades").attributes["energy_term"] = std::string("mc");
+    summary.results.group("/fit/samples/ic40").attributes["energy_term"] = std::string("none");
+    auto& s = summary.results.group("/sensitivity").attributes;
+    s["n_background_trials"] = std::int64_t{300};
+    s["flux_unit"] = std::string("E^2 dN/dE at 100 TeV [TeV cm^-2 s^-1]");
+    s["sensitivity_ns"] = 11.67;
+    s["sensitivity_flux"] = 1.67e-12;
+    s["dp3sigma_ns"] = 16.79;
+    s["dp3sigma_flux"] = 2.403e-12;
+    s["dp5sigma_ns"] = std::nan("");
+    s["dp5sigma_flux"] = std::nan("");
+    s["dp5sigma_threshold_method"] = std::string("not reachable (too few background trials, no chi2 fit)");
+    const auto text = format_summary(summary);
+    for (const char* row : {"position            RA 77.36 deg, Dec 5.69 deg\n",
+                            "terms cascades      spatial and energy (energy PDF from MC)\n",
+                            "terms ic40          spatial only (no energy term)\n",
+                            "background          300 trials\n",
+                            "sensitivity         11.67 signal events, flux 1.67e-12 (E^2 dN/dE at 100 TeV [TeV cm^-2 s^-1])\n",
+                            "disc. pot. 3 sigma  16.79 signal events, flux 2.403e-12 (E^2 dN/dE at 100 TeV [TeV cm^-2 s^-1])\n",
+                            "disc. pot. 5 sigma  not reachable (too few background trials, no chi2 fit)\n"}) {
+        EXPECT_NE(text.find(row), std::string::npos) << row << "\n" << text;
+    }
+    // A single sample: one row of terms.
+    summary.results.groups.erase("/fit/samples/cascades");
+    summary.results.groups.erase("/fit/samples/ic40");
+    fit["energy_term"] = std::string("mc");
+    EXPECT_NE(format_summary(summary).find("  terms               spatial and energy (energy PDF from MC)\n"),
+              std::string::npos);
+}
