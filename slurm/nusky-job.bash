@@ -62,7 +62,15 @@ nusky_launcher() {
     read -r -a extra <<< "${NUSKY_MPIRUN_ARGS:-}"
     case "${NUSKY_LAUNCHER:-srun}" in
         srun) LAUNCH=(srun "--mpi=${NUSKY_SRUN_MPI:-pmix}") ;;
-        mpirun) LAUNCH=(mpirun "${extra[@]}") ;;
+        mpirun)
+            # A node that dies or drops off the network must end the job, not hang it: mpirun
+            # notices a silent daemon through TCP keepalive (Open MPI's defaults: 300 s idle, then 9
+            # probes 20 s apart; tests/e2e/multihost.sh saw a job hang > 90 s without these, end in 11 s with).
+            export OMPI_MCA_oob_tcp_keepalive_time=${OMPI_MCA_oob_tcp_keepalive_time:-5}
+            export OMPI_MCA_oob_tcp_keepalive_intvl=${OMPI_MCA_oob_tcp_keepalive_intvl:-2}
+            export OMPI_MCA_oob_tcp_keepalive_probes=${OMPI_MCA_oob_tcp_keepalive_probes:-3}
+            LAUNCH=(mpirun "${extra[@]}")
+            ;;
         none) LAUNCH=() ;;
         *) nusky_die "NUSKY_LAUNCHER=$NUSKY_LAUNCHER: use srun, mpirun or none" ;;
     esac

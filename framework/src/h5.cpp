@@ -436,8 +436,49 @@ void h5_write_dataset(hid_t file, const std::string& group_path, const std::stri
     H5Pset_dxpl_mpio(transfer, H5FD_MPIO_COLLECTIVE);
     h5_agree(H5Dwrite(d, memory_type, memory_space, file_space, transfer, data), comm, h5_file_name(d),
              "collective write of " + full);
+    h5_record_collective_write(transfer, full);
     for (const auto& [attribute, value] : dataset.attributes) h5_write_attribute(d, attribute, value);
 }
+
+namespace {
+
+CollectiveWrites& collective_writes()
+{
+    static CollectiveWrites counts;
+    return counts;
+}
+
+std::string no_collective_causes(std::uint32_t cause)
+{
+    static const std::pair<std::uint32_t, const char*> kCauses[] = {
+        {H5D_MPIO_SET_INDEPENDENT, "independent I/O was asked for"},
+        {H5D_MPIO_DATATYPE_CONVERSION, "datatype conversion"},
+        {H5D_MPIO_DATA_TRANSFORMS, "data transforms"},
+        {H5D_MPIO_MPI_OPT_TYPES_ENV_VAR_DISABLED, "MPI derived types disabled"},
+        {H5D_MPIO_NOT_SIMPLE_OR_SCALAR_DATASPACES, "not a simple or scalar dataspace"},
+        {H5D_MPIO_NOT_CONTIGUOUS_OR_CHUNKED_DATASET, "neither contiguous nor chunked"},
+    };
+    std::string out;
+    for (const auto& [bit, text] : kCauses)
+        if (cause & bit) out += (out.empty() ? "" : ", ") + std::string(text);
+    return out.empty() ? "cause " + std::to_string(cause) : out;
+}
+
+}  // namespace
+
+void h5_record_collective_write(hid_t transfer, const std::string& dataset)
+{
+    std::uint32_t local_cause = 0, global_cause = 0;
+    auto& counts = collective_writes();
+    if (H5Pget_mpio_no_collective_cause(transfer, &local_cause, &global_cause) < 0) return;
+    if (global_cause == H5D_MPIO_COLLECTIVE) {
+        ++counts.collective;
+    } else {
+        if (counts.independent++ == 0) counts.first_independent = dataset + " (" + no_collective_causes(global_cause) + ")";
+    }
+}
+
+const CollectiveWrites& h5_collective_writes() { return collective_writes(); }
 
 bool h5_rows_read_back(hid_t file, const std::string& dataset, std::int64_t begin, const void* expected,
                        std::size_t count, hid_t memory_type)

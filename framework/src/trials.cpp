@@ -152,6 +152,7 @@ void write_rows(hid_t file, const std::string& path, const char* name, std::int6
     H5Handle transfer(H5Pcreate(H5P_DATASET_XFER));
     H5Pset_dxpl_mpio(transfer, H5FD_MPIO_COLLECTIVE);
     h5_agree(H5Dwrite(d, memory_type, memory, space, transfer, data), comm, path, "checkpoint write of " + dataset);
+    h5_record_collective_write(transfer, dataset);
     // Open MPI's collective writes can lose a full disk's data without an error: flush, then
     // read the rows back (a row is only marked done after its values read back).
     h5_agree(H5Fflush(file, H5F_SCOPE_GLOBAL), comm, path, "checkpoint flush");

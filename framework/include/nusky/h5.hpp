@@ -68,6 +68,17 @@ void h5_reserve_space(const std::string& path, std::int64_t bytes, const Comm& c
 // True once closing a file has failed (the last flush of a full disk): HDF5 then still holds the
 // file and would crash closing it again at MPI_Finalize, so the program ends without finalizing.
 bool h5_file_left_open();
+// Every collective H5Dwrite (results, checkpoints) is checked afterwards: did HDF5 really do it
+// collectively over MPI-IO, or fall back to independent I/O (H5Pget_mpio_no_collective_cause)?
+// The counts are this process's, since it started.
+struct CollectiveWrites {
+    std::int64_t collective = 0;
+    std::int64_t independent = 0;
+    std::string first_independent;  // "DATASET (cause)" of the first fallback
+};
+void h5_record_collective_write(hid_t transfer, const std::string& dataset);
+const CollectiveWrites& h5_collective_writes();
+
 // The name of the file an HDF5 object belongs to ("results" when unknown).
 std::string h5_file_name(hid_t object);
 // Silences HDF5's own printing of error stacks (we report them through exceptions).

@@ -45,6 +45,11 @@ public:
                         (ec ? ": " + ec.message() : ""));
         }
         log::info("wrote " + context.output_path);
+        const CollectiveWrites& writes = h5_collective_writes();
+        const std::string counts = std::to_string(writes.collective) + " collective, " +
+                                   std::to_string(writes.independent) + " independent";
+        if (writes.independent > 0) log::warn("MPI-IO dataset writes: " + counts + "; first: " + writes.first_independent);
+        else log::info("MPI-IO dataset writes: " + counts);
     }
 };
 
