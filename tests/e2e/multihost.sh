@@ -117,20 +117,6 @@ export HDF5_USE_FILE_LOCKING=FALSE  # poll the checkpoint a running job has open
 trials=40000
 campaign=(run "$gp" --set job.task=trials --set "job.trials=$trials" --set job.checkpoint_every=1000)
 run_np 2 "${campaign[@]}" --output reference.h5 > reference.log 2>&1 || { cat reference.log; fail "uninterrupted campaign"; }
-done_count() {
-  "$PY" -c "import h5py,sys
-try: print(int(h5py.File(sys.argv[1], 'r')['checkpoint/done'][:].sum()))
-except Exception: print(0)" "$1"
-}
-wait_until() {  # wait_until SECONDS CONDITION...
-  local deadline=$((SECONDS + $1)); shift
-  until "$@"; do
-    [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.2
-  done
-}
-at_least() { [ "$(done_count "$1")" -ge "$2" ]; }
-gone() { ! kill -0 "$1" 2> /dev/null; }
 fault() {  # fault NAME ACTION: a 2-host campaign hit by ACTION, then resumed on one host
   local name=$1 action=$2 out=$WORK/$1.h5
   across "$h1:1,$h2:1" 2 "${campaign[@]}" --output "$out" > "$name.log" 2>&1 &

@@ -28,12 +28,6 @@ dec_deg = -28.9
 INI
 export HDF5_USE_FILE_LOCKING=FALSE  # poll checkpoints that a running job has open
 
-# done_count FILE: trials marked done in a checkpoint (0 while it cannot be read).
-done_count() {
-  "$PY" -c "import h5py,sys
-try: print(int(h5py.File(sys.argv[1], 'r')['checkpoint/done'][:].sum()))
-except Exception: print(0)" "$1"
-}
 # start_job NP OUTPUT LOG [ARGS...]: starts mpirun in the background; sets $job to its pid.
 start_job() {
   local np=$1 output=$2 log=$3; shift 3
@@ -48,16 +42,6 @@ rank_pid() {
     if tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2"; then echo "$p"; return; fi
   done
 }
-# wait_until SECONDS CONDITION...: polls CONDITION every 0.2 s; 1 on timeout.
-wait_until() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@"; do
-    [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.2
-  done
-}
-gone() { ! kill -0 "$1" 2> /dev/null; }
-at_least() { [ "$(done_count "$1")" -ge "$2" ]; }
 kill_all() { kill -9 "$1" $(ranks_of "$1") 2> /dev/null || true; }
 cleanup_job() { [ -z "${job:-}" ] || kill_all "$job"; }
 trap 'cleanup_job; rm -rf "$WORK"' EXIT

@@ -36,3 +36,19 @@ expect_failure() {
   [ ! -e "$output.tmp" ] || fail "$name: left $output.tmp"
   echo "ok: $name -> $(grep '^nusky: error' "$WORK/$name.err")"
 }
+# done_count FILE: trials marked done in a checkpoint (0 while it cannot be read).
+done_count() {
+  "$PY" -c "import h5py,sys
+try: print(int(h5py.File(sys.argv[1], 'r')['checkpoint/done'][:].sum()))
+except Exception: print(0)" "$1"
+}
+# wait_until SECONDS CONDITION...: polls CONDITION every 0.2 s; 1 on timeout.
+wait_until() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.2
+  done
+}
+gone() { ! kill -0 "$1" 2> /dev/null; }
+at_least() { [ "$(done_count "$1")" -ge "$2" ]; }
