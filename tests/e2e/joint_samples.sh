@@ -122,12 +122,58 @@ assert abs(c["ns"] + t["ns"] - fit["ns"]) <= 1e-9 * max(1, fit["ns"])
 assert abs(c["ts"] + t["ts"] - fit["ts"]) <= 1e-6 * max(1, fit["ts"])
 PY
 
+# Joint stacking: a catalog of 4 sources on the inner Galactic plane (where the simulated signal
+# is) fitted on the sample and its copy gives twice the single
+# stacking TS and n_s (each sample's yield the weighted sum of its point-source yields), the same
+# on 1 and 3 ranks; joint stacking trials are rank-independent.
+printf 'GC 266.4 -28.9 2\nplane_1 271.0 -20.0 1\nplane_2 280.0 -5.0 1\nplane_3 290.0 10.0 1\n' > "$WORK/plane.txt"
+stack_sections() {
+  printf '[selection]\ntype = cuts\nsigma_max_deg = 90\n[likelihood]\ntype = stacking\ncatalog = %s\n' "$WORK/plane.txt"
+}
+{ printf '[job]\ntask = fit\n[reader]\ntype = hdf5_events\npath = %s\n' "$sky"; stack_sections; } > "$WORK/stack1.ini"
+{ printf '[job]\ntask = fit\nsamples = a, b\n'; printf '[reader.%s]\ntype = hdf5_events\npath = %s\n' a "$sky" b "$sky"
+  stack_sections; } > "$WORK/stack2.ini"
+run_np 2 run "$WORK/stack1.ini" --output "$WORK/stack_single.h5" > "$WORK/stack_single.log" 2>&1 \
+  || { cat "$WORK/stack_single.log"; fail "single stacking fit"; }
+for np in 1 3; do
+  run_np $np run "$WORK/stack2.ini" --output "$WORK/stack_joint$np.h5" > "$WORK/stack_joint$np.log" 2>&1 \
+    || { cat "$WORK/stack_joint$np.log"; fail "joint stacking fit np $np"; }
+  run_np $np run "$WORK/stack2.ini" --output "$WORK/stack_trials$np.h5" --set job.task=trials --set job.trials=30 \
+    > "$WORK/stack_trials$np.log" 2>&1 || { cat "$WORK/stack_trials$np.log"; fail "joint stacking trials np $np"; }
+done
+same_within "$(h5attr "$WORK/stack_joint1.h5" /fit ts)" "$(h5attr "$WORK/stack_joint3.h5" /fit ts)" 1e-10 \
+  || fail "joint stacking TS differs between 1 and 3 ranks"
+h5diff "$WORK/stack_trials1.h5" "$WORK/stack_trials3.h5" /trials /trials > /dev/null \
+  || fail "joint stacking trials differ between 1 and 3 ranks"
+"$PY" - "$WORK/stack_single.h5" "$WORK/stack_joint1.h5" "$WORK/stack_trials1.h5" <<'PY'
+import h5py, numpy as np, sys
+single = h5py.File(sys.argv[1])["fit"].attrs
+f = h5py.File(sys.argv[2])
+fit = f["fit"].attrs
+print("stacking single: TS %.8f n_s %.6f gamma %.5f" % (single["ts"], single["ns"], single["gamma"]))
+print("stacking joint of the sample and its copy: TS %.8f n_s %.6f gamma %.5f" % (fit["ts"], fit["ns"], fit["gamma"]))
+assert single["ts"] > 0.1, single["ts"]
+assert abs(fit["ts"] - 2 * single["ts"]) <= 1e-5 * fit["ts"], (fit["ts"], single["ts"])
+assert abs(fit["ns"] - 2 * single["ns"]) <= 1e-3 * fit["ns"], (fit["ns"], single["ns"])
+assert abs(fit["gamma"] - single["gamma"]) <= 1e-3, (fit["gamma"], single["gamma"])
+assert fit["n_sources"] == 4 and fit["n_samples"] == 2
+for name in ("a", "b"):
+    s = f["fit/samples/" + name].attrs
+    assert abs(s["yield_fraction"] - 0.5) < 1e-12 and s["acceptance"] == "mc" and s["yield_source"] == "mc"
+assert list(f["stacking/name"].asstr()[:]) == list(h5py.File(sys.argv[1])["stacking/name"].asstr()[:])
+ts = h5py.File(sys.argv[3])["trials/ts"][:]
+assert len(ts) == 30 and (ts >= 0).all() and ts.max() > 0, ts
+print("joint stacking: ok (30 trials, median TS %.3f)" % np.median(ts))
+PY
+
 # Refused up front: a likelihood that fits one sample, a task joint samples cannot run yet.
 out=$WORK/refused.h5
 joint | sed 's/type = point_source/type = template/; /ra_deg\|dec_deg/d' > "$WORK/template.ini"
 expect_failure joint_template "likelihood 'template' fits one sample" "$out" run_np 2 run "$WORK/template.ini" --output "$out"
 expect_failure joint_scan "cannot run task 'scan' on joint samples yet (it runs: fit, trials, inject, sensitivity)" "$out" \
   run_np 2 run "$WORK/joint.ini" --output "$out" --set job.task=scan --set job.nside=64
+expect_failure joint_stacking_sensitivity "likelihood 'stacking' cannot run task 'sensitivity' on joint samples yet (it runs: fit, trials)" \
+  "$out" run_np 1 run "$WORK/stack2.ini" --output "$out" --set job.task=sensitivity --set job.trials=10 --set job.inject_ns=5
 expect_failure joint_unknown_sample "[reader.c]: no sample 'c'" "$out" \
   run_np 1 run "$WORK/joint.ini" --output "$out" --set reader.c.type=hdf5_events
 echo "joint_samples: ok"

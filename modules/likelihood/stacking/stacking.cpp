@@ -2,6 +2,8 @@
 
 #include "likelihood/common/flux.hpp"
 #include "likelihood/common/inject.hpp"
+#include "likelihood/common/joint_fit.hpp"
+#include "likelihood/common/yield.hpp"
 
 #include "nusky/data_dir.hpp"
 #include "nusky/error.hpp"
@@ -140,9 +142,9 @@ const Eigen::VectorXd& StackingEvents::grid_vector(int g)
     return grid_stacked_[i];
 }
 
-void StackingEvents::scramble(std::uint64_t seed, std::int64_t trial)
+void StackingEvents::scramble(std::uint64_t seed, std::int64_t trial, std::uint64_t sample)
 {
-    CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
+    CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0, sample);
     const double two_pi = 2.0 * kPi;
     for (Eigen::Index i = 0; i < x_.size(); ++i) {
         const double ra = two_pi * rng.uniform();
@@ -152,27 +154,40 @@ void StackingEvents::scramble(std::uint64_t seed, std::int64_t trial)
     compute_matrix();
 }
 
+void StackingEvents::stack_at(double gamma)
+{
+    int g;
+    double t;
+    acceptance_.grid().locate(gamma, g, t);
+    const Eigen::VectorXd& lo = grid_vector(g);
+    if (t > 0.0) {
+        const Eigen::VectorXd& hi = grid_vector(g + 1);
+        const double norm =
+            (1.0 - t) * grid_norm_[static_cast<std::size_t>(g)] + t * grid_norm_[static_cast<std::size_t>(g) + 1];
+        if (!(norm > 0.0)) throw Error("stacking: the weighted acceptance of all sources is zero");
+        stacked_ = ((1.0 - t) * lo + t * hi) / norm;
+    } else {
+        if (!(grid_norm_[static_cast<std::size_t>(g)] > 0.0))
+            throw Error("stacking: the weighted acceptance of all sources is zero");
+        stacked_ = lo / grid_norm_[static_cast<std::size_t>(g)];
+    }
+}
+
+void StackingEvents::sob_at_gamma(double gamma, double* out)
+{
+    stack_at(gamma);
+    if (has_energy_) {
+        ratios_.multiply(gamma, stacked_.data(), out);
+    } else {
+        std::copy(stacked_.data(), stacked_.data() + stacked_.size(), out);
+    }
+}
+
 FitResult StackingEvents::fit(const ReduceSum& reduce)
 {
     const auto n = static_cast<std::size_t>(x_.size());
     const EventTotals totals{n_total_, n_total_};
-    auto stack = [&](double gamma) {
-        int g;
-        double t;
-        acceptance_.grid().locate(gamma, g, t);
-        const Eigen::VectorXd& lo = grid_vector(g);
-        if (t > 0.0) {
-            const Eigen::VectorXd& hi = grid_vector(g + 1);
-            const double norm = (1.0 - t) * grid_norm_[static_cast<std::size_t>(g)] +
-                                t * grid_norm_[static_cast<std::size_t>(g) + 1];
-            if (!(norm > 0.0)) throw Error("stacking: the weighted acceptance of all sources is zero");
-            stacked_ = ((1.0 - t) * lo + t * hi) / norm;
-        } else {
-            if (!(grid_norm_[static_cast<std::size_t>(g)] > 0.0))
-                throw Error("stacking: the weighted acceptance of all sources is zero");
-            stacked_ = lo / grid_norm_[static_cast<std::size_t>(g)];
-        }
-    };
+    auto stack = [&](double gamma) { stack_at(gamma); };
     if (!has_energy_) {
         stack(2.0);  // no energy term: the acceptance of an E^-2 spectrum
         auto r = fitter_.fit_ns(stacked_.data(), n, totals, reduce);
@@ -201,8 +216,8 @@ public:
     PointSourcePdfParameters pdf{this};
     Parameter<double> inject_gamma{this, "inject_gamma", 2.0, "tasks inject, sensitivity: injected spectrum E^-gamma"};
     Parameter<double> inject_band_deg{this, "inject_band_deg", 3.0,
-                                      "tasks inject, sensitivity: MC events with true dec within this of a source "
-                                      "are injected at it [deg]"};
+                                      "tasks inject, sensitivity (and joint samples' yields): MC events with true "
+                                      "dec within this of a source are injected at it [deg]"};
     Parameter<double> flux_e0_gev{this, "flux_e0_gev", 1e5, "pivot energy of the reported fluxes [GeV]"};
 
     void validate() override
@@ -216,6 +231,8 @@ public:
     }
 
     std::vector<std::string> tasks() const override { return {"fit", "trials", "inject", "sensitivity"}; }
+    bool joint() const override { return true; }
+    std::vector<std::string> joint_tasks() const override { return {"fit", "trials"}; }
     bool injects_from_mc() const override { return true; }
 
     void prepare(RunContext&) override
@@ -365,8 +382,179 @@ private:
     std::unique_ptr<StackingEvents> replica_;
 };
 
+// Several samples (PHYSICS.md section 10): one stacked (n_s, gamma), split over the samples by
+// their yields Y_k = sum over sources of weight x the sample's point-source yield there; each
+// sample with its own PDFs, acceptance weights and scramble stream.
+class JointStackingHypothesis : public Hypothesis {
+public:
+    JointStackingHypothesis(std::vector<Sample>& samples, const std::vector<Source>& sources, std::string catalog_path,
+                            const PointSourceSettings& pdf_settings, bool acceptance_weighting, int acceptance_bins,
+                            const StackingHypothesis::InjectionSpec& yield_spec, const Comm& comm)
+        : samples_(samples), sources_(sources), catalog_path_(std::move(catalog_path))
+    {
+        for (Sample& s : samples) {
+            const EventSample& e = s.events;
+            pdfs_.push_back(std::make_unique<PointSourcePdfs>(e.data, e.mc, comm, pdf_settings));
+            any_energy_ = any_energy_ || pdfs_.back()->energy.has_value();
+            const bool any_mc = comm.sum(static_cast<std::int64_t>(e.mc.size())) > 0;
+            weighted_.push_back(acceptance_weighting && any_mc);
+            acceptance_.push_back(weighted_.back() ? std::make_unique<StackingAcceptance>(
+                                                         sources, pdf_settings.gamma_grid, e.mc, acceptance_bins, comm)
+                                                   : std::make_unique<StackingAcceptance>(sources, pdf_settings.gamma_grid));
+            std::vector<PointSourceYield> per_source;
+            for (const Source& source : sources) {
+                if (any_mc) {
+                    per_source.push_back(PointSourceYield::from_mc(e.mc, source.dec, yield_spec.band, e.livetime_s,
+                                                                   yield_spec.e0_gev, comm));
+                } else if (!e.effective_areas.empty()) {
+                    per_source.push_back(
+                        PointSourceYield::from_effective_areas(e.effective_areas, source.dec, yield_spec.e0_gev));
+                } else {
+                    throw Error("stacking: sample " + s.name +
+                                " has neither MC nor an effective area, so its signal yield (its share of n_s in the "
+                                "joint fit) is unknown");
+                }
+            }
+            yield_source_.push_back(per_source.empty() ? std::string("none") : per_source.front().source());
+            yields_.push_back(std::move(per_source));
+        }
+        // Without any energy term, gamma stays at 2 (the acceptance of an E^-2 spectrum), as for one sample.
+        if (!any_energy_) fit_settings_.gamma_min = fit_settings_.gamma_max = 2.0;
+    }
+
+    std::string label() const override { return "joint stacking"; }
+
+    TrialResult fit(RunContext& context) override
+    {
+        const Comm& comm = context.comm;
+        std::vector<std::unique_ptr<StackingEvents>> shards;
+        for (std::size_t k = 0; k < samples_.size(); ++k) {
+            shards.push_back(std::make_unique<StackingEvents>(samples_[k].events.data, *pdfs_[k], sources_,
+                                                              *acceptance_[k], static_cast<double>(samples_[k].n_events)));
+        }
+        auto reduce = [&comm](double* values, int count) { comm.sum(values, count); };
+        const JointFitResult joint = fit_joint(terms_of(shards, samples_), fit_settings_, reduce);
+        const double gamma = any_energy_ ? joint.fit.gamma : std::numeric_limits<double>::quiet_NaN();
+        std::int64_t n_total = 0;
+        for (const auto& s : samples_) n_total += s.n_events;
+        auto& fit = context.results.group("/fit");
+        fit.attributes["ts"] = joint.fit.ts;
+        fit.attributes["ns"] = joint.fit.ns;
+        fit.attributes["gamma"] = gamma;
+        fit.attributes["n_events"] = n_total;
+        fit.attributes["n_evaluations"] = static_cast<std::int64_t>(joint.fit.n_evaluations);
+        fit.attributes["n_sources"] = static_cast<std::int64_t>(sources_.size());
+        fit.attributes["catalog"] = catalog_path_;
+        fit.attributes["n_samples"] = static_cast<std::int64_t>(samples_.size());
+        std::string line = "joint stacking of " + std::to_string(sources_.size()) + " sources over " +
+                           std::to_string(samples_.size()) + " samples: TS " + std::to_string(joint.fit.ts) +
+                           ", n_s " + std::to_string(joint.fit.ns) +
+                           (any_energy_ ? ", gamma " + std::to_string(joint.fit.gamma) : "");
+        for (std::size_t k = 0; k < samples_.size(); ++k) {
+            auto& g = context.results.group("/fit/samples/" + samples_[k].name);
+            g.attributes["ns"] = joint.fit.ns * joint.fraction[k];
+            g.attributes["n_events"] = samples_[k].n_events;
+            g.attributes["yield_fraction"] = joint.fraction[k];
+            g.attributes["ts"] = joint.ts[k];
+            g.attributes["energy_term"] = std::string(shards[k]->has_energy() ? "mc" : "none");
+            g.attributes["yield_source"] = yield_source_[k];
+            g.attributes["acceptance"] = std::string(weighted_[k] ? "mc" : "equal");
+            line += "; " + samples_[k].name + ": n_s " + std::to_string(joint.fit.ns * joint.fraction[k]);
+        }
+        std::vector<std::string> names;
+        std::vector<double> ra, dec, weight;
+        for (const auto& s : sources_) {
+            names.push_back(s.name);
+            ra.push_back(s.ra / deg);
+            dec.push_back(s.dec / deg);
+            weight.push_back(s.weight);
+        }
+        context.results.set_replicated("/stacking", "name", names, comm);
+        context.results.set_replicated("/stacking", "ra_deg", ra, comm);
+        context.results.set_replicated("/stacking", "dec_deg", dec, comm);
+        context.results.set_replicated("/stacking", "weight", weight, comm);
+        log::info(line);
+        return TrialResult{joint.fit.ts, joint.fit.ns, gamma};
+    }
+
+    void replicate(const Comm& comm) override
+    {
+        whole_.resize(samples_.size());
+        for (std::size_t k = 0; k < samples_.size(); ++k) whole_[k] = samples_[k].events.data.allgather(comm);
+    }
+
+    void background_trials(std::uint64_t seed, std::int64_t trial, int count, TrialResult* out) override
+    {
+        if (replicas_.empty()) {
+            for (std::size_t k = 0; k < samples_.size(); ++k) {
+                replicas_.push_back(std::make_unique<StackingEvents>(whole_[k], *pdfs_[k], sources_, *acceptance_[k],
+                                                                     static_cast<double>(whole_[k].size())));
+            }
+            replica_terms_ = terms_of(replicas_, samples_);
+        }
+        const double no_gamma = std::numeric_limits<double>::quiet_NaN();
+        for (int i = 0; i < count; ++i) {
+            for (std::size_t k = 0; k < samples_.size(); ++k) replicas_[k]->scramble(seed, trial + i, samples_[k].stream);
+            const auto r = fit_joint(replica_terms_, fit_settings_, reduce_nothing);
+            out[i] = TrialResult{r.fit.ts, r.fit.ns, any_energy_ ? r.fit.gamma : no_gamma};
+        }
+    }
+
+    std::unique_ptr<Injector> injector(RunContext&) override
+    {
+        throw Error("stacking: joint samples run tasks fit and trials");  // refused up front (joint_tasks)
+    }
+
+    TrialResult signal_trial(std::uint64_t, std::int64_t, const std::vector<Events>&) override
+    {
+        throw Error("stacking: joint samples run tasks fit and trials");
+    }
+
+private:
+    // The samples' terms of the joint fit, reading the event sets (which must outlive them).
+    std::vector<JointSampleTerm> terms_of(const std::vector<std::unique_ptr<StackingEvents>>& sets,
+                                          const std::vector<Sample>& samples) const
+    {
+        std::vector<JointSampleTerm> terms(sets.size());
+        for (std::size_t k = 0; k < sets.size(); ++k) {
+            StackingEvents* events = sets[k].get();
+            terms[k].name = samples[k].name;
+            terms[k].n_local = events->size();
+            terms[k].n_total = static_cast<double>(samples[k].n_events);
+            terms[k].sob_at_gamma = [events](double gamma, double* out) { events->sob_at_gamma(gamma, out); };
+            const auto* yields = &yields_[k];
+            const auto* sources = &sources_;
+            terms[k].yield = [yields, sources](double gamma) {
+                double y = 0.0;
+                for (std::size_t s = 0; s < sources->size(); ++s) y += (*sources)[s].weight * (*yields)[s](gamma);
+                return y;
+            };
+        }
+        return terms;
+    }
+
+    std::vector<Sample>& samples_;
+    const std::vector<Source>& sources_;
+    std::string catalog_path_;
+    std::vector<std::unique_ptr<PointSourcePdfs>> pdfs_;
+    std::vector<std::unique_ptr<StackingAcceptance>> acceptance_;
+    std::vector<bool> weighted_;
+    std::vector<std::vector<PointSourceYield>> yields_;  // [sample][source]
+    std::vector<std::string> yield_source_;
+    bool any_energy_ = false;
+    FitSettings fit_settings_;
+    std::vector<Events> whole_;  // each sample's events on this rank (after replicate())
+    std::vector<std::unique_ptr<StackingEvents>> replicas_;
+    std::vector<JointSampleTerm> replica_terms_;
+};
+
 std::unique_ptr<Hypothesis> StackingLikelihood::hypothesis(std::vector<Sample>& samples, RunContext& context)
 {
+    if (samples.size() > 1) {
+        return std::make_unique<JointStackingHypothesis>(
+            samples, sources_, path_, settings(), acceptance_weighting(), static_cast<int>(acceptance_bins()),
+            StackingHypothesis::InjectionSpec{inject_gamma(), inject_band_deg() * deg, flux_e0_gev()}, context.comm);
+    }
     return std::make_unique<StackingHypothesis>(samples.front().events, sources_, path_, settings(),
                                                 acceptance_weighting(), static_cast<int>(acceptance_bins()),
                                                 StackingHypothesis::InjectionSpec{inject_gamma(), inject_band_deg() * deg,

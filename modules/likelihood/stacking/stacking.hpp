@@ -44,12 +44,18 @@ public:
     StackingEvents(const Events& events, const PointSourcePdfs& pdfs, const std::vector<Source>& sources,
                    const StackingAcceptance& acceptance, double n_total);
     FitResult fit(const ReduceSum& reduce);
-    // RA scramble of background trial `trial` (as PointSourceEvents::scramble).
-    void scramble(std::uint64_t seed, std::int64_t trial);
+    // S_i R_i(gamma) / B_i of the stacked sources for each event (R = 1 without an energy term):
+    // one sample's term of a joint fit (joint_fit.hpp).
+    void sob_at_gamma(double gamma, double* out);
+    // RA scramble of background trial `trial` of sample `sample` (as PointSourceEvents::scramble).
+    void scramble(std::uint64_t seed, std::int64_t trial, std::uint64_t sample = 0);
     bool has_energy() const { return has_energy_; }
+    std::size_t size() const { return static_cast<std::size_t>(x_.size()); }
 
 private:
     void compute_matrix();
+    // stacked_ = S_i(gamma) / B_i, the sources' S_ik / B_i weighted by their coefficients at gamma.
+    void stack_at(double gamma);
     const PointSourcePdfs& pdfs_;
     const std::vector<Source>& sources_;
     const StackingAcceptance& acceptance_;
