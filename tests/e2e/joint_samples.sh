@@ -165,6 +165,31 @@ ts = h5py.File(sys.argv[3])["trials/ts"][:]
 assert len(ts) == 30 and (ts >= 0).all() and ts.max() > 0, ts
 print("joint stacking: ok (30 trials, median TS %.3f)" % np.median(ts))
 PY
+# Joint stacking signal trials: one flux at the 4 sources seen by both samples; the same rows on
+# 1 and 2 ranks; with nothing injected a signal trial is the joint background trial of the same
+# number (a trials run starting there), exactly; the injected signal is recovered.
+for np in 1 2; do
+  run_np $np run "$WORK/stack2.ini" --output "$WORK/stack_sens$np.h5" --set job.task=sensitivity --set job.trials=30 \
+    --set job.inject_ns=0,60 --set job.signal_trials=8 > "$WORK/stack_sens$np.log" 2>&1 \
+    || { cat "$WORK/stack_sens$np.log"; fail "joint stacking sensitivity np $np"; }
+done
+h5diff "$WORK/stack_sens1.h5" "$WORK/stack_sens2.h5" /injection /injection > /dev/null \
+  || fail "joint stacking signal trials differ between 1 and 2 ranks"
+run_np 2 run "$WORK/stack2.ini" --output "$WORK/stack_bkg30.h5" --set job.task=trials --set job.trials=8 \
+  --set job.first_trial=30 > "$WORK/stack_bkg30.log" 2>&1 || { cat "$WORK/stack_bkg30.log"; fail "joint stacking trials 30-37"; }
+"$PY" - "$WORK/stack_sens2.h5" "$WORK/stack_bkg30.h5" <<'PY'
+import h5py, numpy as np, sys
+s, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+inj = s["injection"]
+assert list(inj["trial"][:8]) == list(range(30, 38)), inj["trial"][:8]
+assert np.all(inj["n_injected"][:8] == 0)
+assert np.array_equal(inj["ts"][:8], b["trials/ts"][:]), (inj["ts"][:8], b["trials/ts"][:])
+assert abs(inj.attrs["yield_fraction_a"] - 0.5) < 1e-12 and abs(inj.attrs["yield_fraction_b"] - 0.5) < 1e-12
+assert "seen by all 2 samples" in inj.attrs["flux_unit"] and inj.attrs["events_per_flux_unit"] > 0
+ns = inj["bias_median_ns"][:]
+assert ns[1] > 30 and ns[1] > ns[0] + 20, ns
+print("joint stacking signal trials: bias curve", list(zip(inj["bias_n_inj"][:], ns)))
+PY
 
 # Refused up front: a likelihood that fits one sample, a task joint samples cannot run yet.
 out=$WORK/refused.h5
@@ -172,8 +197,6 @@ joint | sed 's/type = point_source/type = template/; /ra_deg\|dec_deg/d' > "$WOR
 expect_failure joint_template "likelihood 'template' fits one sample" "$out" run_np 2 run "$WORK/template.ini" --output "$out"
 expect_failure joint_scan "cannot run task 'scan' on joint samples yet (it runs: fit, trials, inject, sensitivity)" "$out" \
   run_np 2 run "$WORK/joint.ini" --output "$out" --set job.task=scan --set job.nside=64
-expect_failure joint_stacking_sensitivity "likelihood 'stacking' cannot run task 'sensitivity' on joint samples yet (it runs: fit, trials)" \
-  "$out" run_np 1 run "$WORK/stack2.ini" --output "$out" --set job.task=sensitivity --set job.trials=10 --set job.inject_ns=5
 expect_failure joint_unknown_sample "[reader.c]: no sample 'c'" "$out" \
   run_np 1 run "$WORK/joint.ini" --output "$out" --set reader.c.type=hdf5_events
 echo "joint_samples: ok"

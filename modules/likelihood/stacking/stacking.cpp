@@ -232,7 +232,6 @@ public:
 
     std::vector<std::string> tasks() const override { return {"fit", "trials", "inject", "sensitivity"}; }
     bool joint() const override { return true; }
-    std::vector<std::string> joint_tasks() const override { return {"fit", "trials"}; }
     bool injects_from_mc() const override { return true; }
 
     void prepare(RunContext&) override
@@ -390,7 +389,7 @@ public:
     JointStackingHypothesis(std::vector<Sample>& samples, const std::vector<Source>& sources, std::string catalog_path,
                             const PointSourceSettings& pdf_settings, bool acceptance_weighting, int acceptance_bins,
                             const StackingHypothesis::InjectionSpec& yield_spec, const Comm& comm)
-        : samples_(samples), sources_(sources), catalog_path_(std::move(catalog_path))
+        : samples_(samples), sources_(sources), catalog_path_(std::move(catalog_path)), injection_(yield_spec)
     {
         for (Sample& s : samples) {
             const EventSample& e = s.events;
@@ -433,7 +432,9 @@ public:
                                                               *acceptance_[k], static_cast<double>(samples_[k].n_events)));
         }
         auto reduce = [&comm](double* values, int count) { comm.sum(values, count); };
-        const JointFitResult joint = fit_joint(terms_of(shards, samples_), fit_settings_, reduce);
+        std::vector<double> n_totals;
+        for (const auto& s : samples_) n_totals.push_back(static_cast<double>(s.n_events));
+        const JointFitResult joint = fit_joint(terms_of(shards, n_totals), fit_settings_, reduce);
         const double gamma = any_energy_ ? joint.fit.gamma : std::numeric_limits<double>::quiet_NaN();
         std::int64_t n_total = 0;
         for (const auto& s : samples_) n_total += s.n_events;
@@ -486,11 +487,13 @@ public:
     void background_trials(std::uint64_t seed, std::int64_t trial, int count, TrialResult* out) override
     {
         if (replicas_.empty()) {
+            std::vector<double> n_totals;
             for (std::size_t k = 0; k < samples_.size(); ++k) {
                 replicas_.push_back(std::make_unique<StackingEvents>(whole_[k], *pdfs_[k], sources_, *acceptance_[k],
                                                                      static_cast<double>(whole_[k].size())));
+                n_totals.push_back(static_cast<double>(whole_[k].size()));
             }
-            replica_terms_ = terms_of(replicas_, samples_);
+            replica_terms_ = terms_of(replicas_, n_totals);
         }
         const double no_gamma = std::numeric_limits<double>::quiet_NaN();
         for (int i = 0; i < count; ++i) {
@@ -500,27 +503,75 @@ public:
         }
     }
 
-    std::unique_ptr<Injector> injector(RunContext&) override
+    // One flux at every source (in proportion to the weights) seen by every sample: sample k gets
+    // Poisson(mu Y_k / sum Y) events from its own MC and streams (JointPoolInjector).
+    std::unique_ptr<Injector> injector(RunContext& context) override
     {
-        throw Error("stacking: joint samples run tasks fit and trials");  // refused up front (joint_tasks)
+        const Comm& comm = context.comm;
+        std::vector<InjectionPool> pools;
+        std::vector<std::uint64_t> streams;
+        for (const Sample& s : samples_) {
+            if (comm.sum(static_cast<std::int64_t>(s.events.mc.size())) == 0)
+                throw Error("stacking: sample " + s.name + " has no MC events to inject (joint tasks inject and "
+                            "sensitivity need MC in every sample)");
+            pools.push_back(stacking_injection_pool(s.events.mc, sources_, injection_.gamma, injection_.band,
+                                                    injection_.e0_gev, s.events.livetime_s, comm));
+            streams.push_back(s.stream);
+        }
+        char name[200];
+        std::snprintf(name, sizeof name,
+                      "E^2 dN/dE at %g GeV [TeV cm^-2 s^-1] summed over %zu sources (in proportion to their weights), "
+                      "E^-%g, seen by all %zu samples",
+                      injection_.e0_gev, sources_.size(), injection_.gamma, samples_.size());
+        auto injector = std::make_unique<JointPoolInjector>(std::move(pools), std::move(streams), injection_.e0_gev, name);
+        injector->attributes["n_sources"] = static_cast<std::int64_t>(sources_.size());
+        injector->attributes["band_deg"] = injection_.band / deg;
+        for (std::size_t k = 0; k < samples_.size(); ++k)
+            injector->attributes["yield_fraction_" + samples_[k].name] = injector->fractions()[k];
+        return injector;
     }
 
-    TrialResult signal_trial(std::uint64_t, std::int64_t, const std::vector<Events>&) override
+    // Each sample scrambled as in its background trial (the same stream and arithmetic as
+    // StackingEvents::scramble), its injected events appended; one joint fit, N_k counting them.
+    TrialResult signal_trial(std::uint64_t seed, std::int64_t trial, const std::vector<Events>& injected) override
     {
-        throw Error("stacking: joint samples run tasks fit and trials");
+        const std::size_t n = samples_.size();
+        if (whole_cos_dec_.size() != n) {
+            for (const auto& w : whole_) whole_cos_dec_.push_back(w.dec.cos());
+        }
+        std::vector<Events> events(n);
+        std::vector<std::unique_ptr<StackingEvents>> sets;
+        std::vector<double> n_totals;
+        for (std::size_t k = 0; k < n; ++k) {
+            events[k] = whole_[k];
+            CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0, samples_[k].stream);
+            for (Eigen::Index i = 0; i < events[k].size(); ++i) {
+                const double ra = 2.0 * kPi * rng.uniform();
+                events[k].ra[i] = ra;
+                events[k].x[i] = whole_cos_dec_[k][i] * std::cos(ra);
+                events[k].y[i] = whole_cos_dec_[k][i] * std::sin(ra);
+            }
+            events[k].append(injected[k]);
+            sets.push_back(std::make_unique<StackingEvents>(events[k], *pdfs_[k], sources_, *acceptance_[k],
+                                                            static_cast<double>(events[k].size())));
+            n_totals.push_back(static_cast<double>(events[k].size()));
+        }
+        const auto r = fit_joint(terms_of(sets, n_totals), fit_settings_, reduce_nothing);
+        return TrialResult{r.fit.ts, r.fit.ns, any_energy_ ? r.fit.gamma : std::numeric_limits<double>::quiet_NaN()};
     }
 
 private:
-    // The samples' terms of the joint fit, reading the event sets (which must outlive them).
+    // The samples' terms of the joint fit, reading the event sets (which must outlive them);
+    // n_totals: each sample's N_k.
     std::vector<JointSampleTerm> terms_of(const std::vector<std::unique_ptr<StackingEvents>>& sets,
-                                          const std::vector<Sample>& samples) const
+                                          const std::vector<double>& n_totals) const
     {
         std::vector<JointSampleTerm> terms(sets.size());
         for (std::size_t k = 0; k < sets.size(); ++k) {
             StackingEvents* events = sets[k].get();
-            terms[k].name = samples[k].name;
+            terms[k].name = samples_[k].name;
             terms[k].n_local = events->size();
-            terms[k].n_total = static_cast<double>(samples[k].n_events);
+            terms[k].n_total = n_totals[k];
             terms[k].sob_at_gamma = [events](double gamma, double* out) { events->sob_at_gamma(gamma, out); };
             const auto* yields = &yields_[k];
             const auto* sources = &sources_;
@@ -536,6 +587,7 @@ private:
     std::vector<Sample>& samples_;
     const std::vector<Source>& sources_;
     std::string catalog_path_;
+    StackingHypothesis::InjectionSpec injection_;
     std::vector<std::unique_ptr<PointSourcePdfs>> pdfs_;
     std::vector<std::unique_ptr<StackingAcceptance>> acceptance_;
     std::vector<bool> weighted_;
@@ -544,6 +596,7 @@ private:
     bool any_energy_ = false;
     FitSettings fit_settings_;
     std::vector<Events> whole_;  // each sample's events on this rank (after replicate())
+    std::vector<Eigen::ArrayXd> whole_cos_dec_;
     std::vector<std::unique_ptr<StackingEvents>> replicas_;
     std::vector<JointSampleTerm> replica_terms_;
 };
