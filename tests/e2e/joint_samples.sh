@@ -191,10 +191,48 @@ assert ns[1] > 30 and ns[1] > ns[0] + 20, ns
 print("joint stacking signal trials: bias curve", list(zip(inj["bias_n_inj"][:], ns)))
 PY
 
-# Refused up front: a likelihood that fits one sample, a task joint samples cannot run yet.
+# Joint template: the pi0 template (a coarse working map, to keep it short) on the sample and its
+# copy gives twice the single template fit's TS and n_s, each sample's yield from its MC; the
+# same on 1 and 3 ranks; joint template trials are rank-independent.
+tpl() { sed 's/type = point_source/type = template\nnside = 32\nn_sigma = 6\nprofile_points = 0/; /ra_deg\|dec_deg/d'; }
+single | tpl > "$WORK/tpl1.ini"
+joint | tpl > "$WORK/tpl2.ini"
+run_np 2 run "$WORK/tpl1.ini" --output "$WORK/tpl_single.h5" > "$WORK/tpl_single.log" 2>&1 \
+  || { cat "$WORK/tpl_single.log"; fail "single template fit"; }
+for np in 1 3; do
+  run_np $np run "$WORK/tpl2.ini" --output "$WORK/tpl_joint$np.h5" > "$WORK/tpl_joint$np.log" 2>&1 \
+    || { cat "$WORK/tpl_joint$np.log"; fail "joint template fit np $np"; }
+  run_np $np run "$WORK/tpl2.ini" --output "$WORK/tpl_trials$np.h5" --set job.task=trials --set job.trials=20 \
+    > "$WORK/tpl_trials$np.log" 2>&1 || { cat "$WORK/tpl_trials$np.log"; fail "joint template trials np $np"; }
+done
+same_within "$(h5attr "$WORK/tpl_joint1.h5" /fit ts)" "$(h5attr "$WORK/tpl_joint3.h5" /fit ts)" 1e-10 \
+  || fail "joint template TS differs between 1 and 3 ranks"
+h5diff "$WORK/tpl_trials1.h5" "$WORK/tpl_trials3.h5" /trials /trials > /dev/null \
+  || fail "joint template trials differ between 1 and 3 ranks"
+"$PY" - "$WORK/tpl_single.h5" "$WORK/tpl_joint1.h5" "$WORK/tpl_trials1.h5" <<'PY'
+import h5py, numpy as np, sys
+single = h5py.File(sys.argv[1])["fit"].attrs
+f = h5py.File(sys.argv[2])
+fit = f["fit"].attrs
+print("template single: TS %.8f n_s %.6f" % (single["ts"], single["ns"]))
+print("template joint of the sample and its copy: TS %.8f n_s %.6f" % (fit["ts"], fit["ns"]))
+assert single["ts"] > 1, single["ts"]
+assert abs(fit["ts"] - 2 * single["ts"]) <= 1e-6 * fit["ts"], (fit["ts"], single["ts"])
+assert abs(fit["ns"] - 2 * single["ns"]) <= 1e-4 * fit["ns"], (fit["ns"], single["ns"])
+assert fit["gamma"] == single["gamma"] == 2.7 and fit["n_samples"] == 2
+for name in ("a", "b"):
+    s = f["fit/samples/" + name].attrs
+    assert abs(s["yield_fraction"] - 0.5) < 1e-12 and s["yield_source"] == "mc" and s["acceptance"] == "mc"
+    assert abs(s["ts"] - single["ts"]) <= 1e-6 * single["ts"], (s["ts"], single["ts"])
+ts = h5py.File(sys.argv[3])["trials/ts"][:]
+assert len(ts) == 20 and (ts >= 0).all(), ts
+print("joint template: ok (20 trials, median TS %.3f)" % np.median(ts))
+PY
+
+# Refused up front: a task joint samples cannot run yet, an unknown sample.
 out=$WORK/refused.h5
-joint | sed 's/type = point_source/type = template/; /ra_deg\|dec_deg/d' > "$WORK/template.ini"
-expect_failure joint_template "likelihood 'template' fits one sample" "$out" run_np 2 run "$WORK/template.ini" --output "$out"
+expect_failure joint_template_sensitivity "likelihood 'template' cannot run task 'sensitivity' on joint samples yet (it runs: fit, trials)" \
+  "$out" run_np 1 run "$WORK/tpl2.ini" --output "$out" --set job.task=sensitivity --set job.trials=10 --set job.inject_ns=5
 expect_failure joint_scan "cannot run task 'scan' on joint samples yet (it runs: fit, trials, inject, sensitivity)" "$out" \
   run_np 2 run "$WORK/joint.ini" --output "$out" --set job.task=scan --set job.nside=64
 expect_failure joint_unknown_sample "[reader.c]: no sample 'c'" "$out" \

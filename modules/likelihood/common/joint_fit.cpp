@@ -42,9 +42,14 @@ JointFitResult fit_joint(const std::vector<JointSampleTerm>& terms, const FitSet
         for (std::size_t k = 0; k < terms.size(); ++k) {
             const auto& t = terms[k];
             if (t.n_local == 0) continue;
-            t.sob_at_gamma(gamma, sob.data());
             const double scale = w[k] / t.n_total;
-            for (std::size_t i = 0; i < t.n_local; ++i) a[offset + i] = scale * (sob[i] - 1.0);
+            if (t.excess_at_gamma) {
+                t.excess_at_gamma(gamma, sob.data());
+                for (std::size_t i = 0; i < t.n_local; ++i) a[offset + i] = scale * sob[i];
+            } else {
+                t.sob_at_gamma(gamma, sob.data());
+                for (std::size_t i = 0; i < t.n_local; ++i) a[offset + i] = scale * (sob[i] - 1.0);
+            }
             offset += t.n_local;
         }
     };
@@ -57,10 +62,15 @@ JointFitResult fit_joint(const std::vector<JointSampleTerm>& terms, const FitSet
     for (std::size_t k = 0; k < terms.size(); ++k) {
         const auto& t = terms[k];
         if (t.n_local == 0) continue;
-        t.sob_at_gamma(result.fit.gamma, sob.data());
         const double scale = result.fit.ns * result.fraction[k] / t.n_total;
         double sum = 0.0;
-        for (std::size_t i = 0; i < t.n_local; ++i) sum += std::log1p(scale * (sob[i] - 1.0));
+        if (t.excess_at_gamma) {
+            t.excess_at_gamma(result.fit.gamma, sob.data());
+            for (std::size_t i = 0; i < t.n_local; ++i) sum += std::log1p(scale * sob[i]);
+        } else {
+            t.sob_at_gamma(result.fit.gamma, sob.data());
+            for (std::size_t i = 0; i < t.n_local; ++i) sum += std::log1p(scale * (sob[i] - 1.0));
+        }
         parts[k] = 2.0 * sum;
     }
     reduce(parts.data(), static_cast<int>(parts.size()));

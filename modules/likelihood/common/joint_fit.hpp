@@ -14,13 +14,16 @@
 
 namespace nusky {
 
-// One sample's term of a joint fit of a point-like hypothesis.
+// One sample's term of a joint fit (point-like hypotheses, stacking, templates).
 struct JointSampleTerm {
     std::string name;
     std::size_t n_local = 0;  // this rank's events
     double n_total = 0.0;     // N_k: the sample's events on all ranks
     // Writes S_i R_i(gamma) / B_i of this rank's events into sob[0 .. n_local).
     std::function<void(double gamma, double* sob)> sob_at_gamma;
+    // Or, when set instead, the excess d_i itself (the fit uses d_i where it would use
+    // S R / B - 1): a signal-subtracted template's (S_i - S~_i) R_i / B_i.
+    std::function<void(double gamma, double* excess)> excess_at_gamma;
     // The sample's signal yield Y_k(gamma) (the same on every rank).
     std::function<double(double gamma)> yield;
 };

@@ -1,5 +1,8 @@
 #include "likelihood/template/template_likelihood.hpp"
 
+#include "likelihood/common/flux.hpp"
+#include "likelihood/common/inject.hpp"
+#include "likelihood/common/joint_fit.hpp"
 #include "likelihood/template/template_injection.hpp"
 #include "nusky/npy.hpp"
 #include "nusky/data_dir.hpp"
@@ -252,7 +255,8 @@ double TemplateEvents::ts_at(double ns, const ReduceSum& reduce)
     return 2.0 * sum;
 }
 
-void TemplateEvents::scramble_cells(std::uint64_t seed, std::int64_t trial, std::uint32_t* cell) const
+void TemplateEvents::scramble_cells(std::uint64_t seed, std::int64_t trial, std::uint32_t* cell,
+                                    std::uint64_t sample) const
 {
     // Event i (input order) takes draw i of the trial's stream; its pixel is
     // pixel_in_ring_for_ra(ring, 2 pi u), written without floor() or modulo: for u in [0, 1)
@@ -262,7 +266,7 @@ void TemplateEvents::scramble_cells(std::uint64_t seed, std::int64_t trial, std:
     const SmoothedTemplate& st = pdfs_.smoothed;
     const double two_pi = 2.0 * std::numbers::pi;
     const ScrambleEntry* events = scramble_.data();
-    CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
+    CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0, sample);
     rng.for_each_uniform(scramble_.size(), [&](std::size_t i, double u) {
         const double ra = two_pi * u;
         const auto ring = static_cast<std::size_t>(events[i].ring);
@@ -274,7 +278,10 @@ void TemplateEvents::scramble_cells(std::uint64_t seed, std::int64_t trial, std:
     });
 }
 
-void TemplateEvents::scramble(std::uint64_t seed, std::int64_t trial) { scramble_cells(seed, trial, cell_.data()); }
+void TemplateEvents::scramble(std::uint64_t seed, std::int64_t trial, std::uint64_t sample)
+{
+    scramble_cells(seed, trial, cell_.data(), sample);
+}
 
 void TemplateEvents::trials(std::uint64_t seed, std::int64_t first_trial, int count, FitResult* out)
 {
@@ -353,6 +360,8 @@ public:
     }
 
     std::vector<std::string> tasks() const override { return {"fit", "trials", "inject", "sensitivity"}; }
+    bool joint() const override { return true; }
+    std::vector<std::string> joint_tasks() const override { return {"fit", "trials"}; }
     bool injects_from_mc() const override { return true; }
 
     void prepare(RunContext&) override
@@ -516,12 +525,152 @@ private:
     std::unique_ptr<TemplateSignalTrials> signal_;
 };
 
+// Several samples (PHYSICS.md section 10): one n_s of the template at its fixed gamma, split over
+// the samples by their yields Y_k (the events sample k expects from the template's flux, from its
+// MC), each sample with its own PDFs (smoothed with its own events' sigmas, its own acceptance,
+// background and energy ratios) and scramble stream.
+class JointTemplateHypothesis : public Hypothesis {
+public:
+    JointTemplateHypothesis(std::vector<Sample>& samples, TemplateHypothesis::Spec spec, const Comm& comm)
+        : samples_(samples), spec_(std::move(spec))
+    {
+        fit_settings_.gamma_min = fit_settings_.gamma_max = spec_.settings.gamma;
+        for (Sample& s : samples) {
+            const EventSample& e = s.events;
+            if (comm.sum(static_cast<std::int64_t>(e.mc.size())) == 0)
+                throw Error("template: sample " + s.name + " has no MC events, so its signal yield (its share of n_s "
+                            "in the joint fit) is unknown");
+            pdfs_.push_back(
+                std::make_unique<TemplatePdfs>(spec_.map, e.data, e.mc, spec_.effective_area, comm, spec_.settings));
+            // Events per unit flux (E^2 dN/dE at E0 of the whole template): the injection pool's.
+            yields_.push_back(template_injection_pool(e.mc, spec_.map, spec_.settings.gamma, spec_.e0_gev,
+                                                      e.livetime_s, comm)
+                                  .events_per_unit_flux);
+        }
+    }
+
+    std::string label() const override { return "joint template"; }
+
+    TrialResult fit(RunContext& context) override
+    {
+        const Comm& comm = context.comm;
+        std::vector<std::unique_ptr<TemplateEvents>> shards;
+        std::vector<double> n_totals;
+        for (std::size_t k = 0; k < samples_.size(); ++k) {
+            n_totals.push_back(static_cast<double>(samples_[k].n_events));
+            shards.push_back(std::make_unique<TemplateEvents>(samples_[k].events.data, *pdfs_[k], n_totals.back()));
+        }
+        auto reduce = [&comm](double* values, int count) { comm.sum(values, count); };
+        const JointFitResult joint = fit_joint(terms_of(shards, n_totals), fit_settings_, reduce);
+        const double gamma = spec_.settings.gamma;
+        std::int64_t n_total = 0;
+        double yield_total = 0.0;
+        for (std::size_t k = 0; k < samples_.size(); ++k) {
+            n_total += samples_[k].n_events;
+            yield_total += yields_[k];
+        }
+        auto& fit = context.results.group("/fit");
+        fit.attributes["ts"] = joint.fit.ts;
+        fit.attributes["ns"] = joint.fit.ns;
+        fit.attributes["gamma"] = gamma;
+        fit.attributes["n_events"] = n_total;
+        fit.attributes["n_evaluations"] = static_cast<std::int64_t>(joint.fit.n_evaluations);
+        fit.attributes["template"] = spec_.map_path;
+        fit.attributes["n_samples"] = static_cast<std::int64_t>(samples_.size());
+        if (yield_total > 0) {
+            // E^2 dN/dE at E0 of the whole template: n_s over all samples' events per unit flux.
+            fit.attributes["flux_e2dnde_" + std::to_string(static_cast<long long>(spec_.e0_gev / 1e3)) + "tev"] =
+                e2_flux_tev(joint.fit.ns, yield_total, 1.0, spec_.e0_gev);
+        }
+        std::string line = "joint template fit of " + std::to_string(samples_.size()) + " samples: TS " +
+                           std::to_string(joint.fit.ts) + ", n_s " + std::to_string(joint.fit.ns);
+        for (std::size_t k = 0; k < samples_.size(); ++k) {
+            auto& g = context.results.group("/fit/samples/" + samples_[k].name);
+            g.attributes["ns"] = joint.fit.ns * joint.fraction[k];
+            g.attributes["n_events"] = samples_[k].n_events;
+            g.attributes["yield_fraction"] = joint.fraction[k];
+            g.attributes["ts"] = joint.ts[k];
+            g.attributes["energy_term"] = std::string(shards[k]->has_energy() ? "mc" : "none");
+            g.attributes["yield_source"] = std::string("mc");
+            g.attributes["acceptance"] = pdfs_[k]->acceptance_source;
+            line += "; " + samples_[k].name + ": n_s " + std::to_string(joint.fit.ns * joint.fraction[k]);
+        }
+        log::info(line);
+        return TrialResult{joint.fit.ts, joint.fit.ns, gamma};
+    }
+
+    void replicate(const Comm& comm) override
+    {
+        whole_.resize(samples_.size());
+        for (std::size_t k = 0; k < samples_.size(); ++k) whole_[k] = samples_[k].events.data.allgather(comm);
+    }
+
+    void background_trials(std::uint64_t seed, std::int64_t trial, int count, TrialResult* out) override
+    {
+        if (replicas_.empty()) {
+            std::vector<double> n_totals;
+            for (std::size_t k = 0; k < samples_.size(); ++k) {
+                n_totals.push_back(static_cast<double>(whole_[k].size()));
+                replicas_.push_back(std::make_unique<TemplateEvents>(whole_[k], *pdfs_[k], n_totals.back()));
+            }
+            replica_terms_ = terms_of(replicas_, n_totals);
+        }
+        for (int i = 0; i < count; ++i) {
+            for (std::size_t k = 0; k < samples_.size(); ++k) replicas_[k]->scramble(seed, trial + i, samples_[k].stream);
+            const auto r = fit_joint(replica_terms_, fit_settings_, reduce_nothing);
+            out[i] = TrialResult{r.fit.ts, r.fit.ns, spec_.settings.gamma};
+        }
+    }
+
+    std::unique_ptr<Injector> injector(RunContext&) override
+    {
+        throw Error("template: joint samples run tasks fit and trials");  // refused up front (joint_tasks)
+    }
+
+    TrialResult signal_trial(std::uint64_t, std::int64_t, const std::vector<Events>&) override
+    {
+        throw Error("template: joint samples run tasks fit and trials");
+    }
+
+private:
+    // The samples' terms, reading the event sets (which must outlive them): the signal-subtracted
+    // excess (S - S~) R / B of each event, at the fixed gamma.
+    std::vector<JointSampleTerm> terms_of(const std::vector<std::unique_ptr<TemplateEvents>>& sets,
+                                          const std::vector<double>& n_totals) const
+    {
+        std::vector<JointSampleTerm> terms(sets.size());
+        for (std::size_t k = 0; k < sets.size(); ++k) {
+            TemplateEvents* events = sets[k].get();
+            terms[k].name = samples_[k].name;
+            terms[k].n_local = events->size();
+            terms[k].n_total = n_totals[k];
+            terms[k].excess_at_gamma = [events](double, double* out) {
+                const Eigen::ArrayXd& d = events->excess();
+                std::copy(d.data(), d.data() + d.size(), out);
+            };
+            const double yield = yields_[k];
+            terms[k].yield = [yield](double) { return yield; };
+        }
+        return terms;
+    }
+
+    std::vector<Sample>& samples_;
+    TemplateHypothesis::Spec spec_;
+    std::vector<std::unique_ptr<TemplatePdfs>> pdfs_;
+    std::vector<double> yields_;  // events per unit flux, per sample
+    FitSettings fit_settings_;
+    std::vector<Events> whole_;
+    std::vector<std::unique_ptr<TemplateEvents>> replicas_;
+    std::vector<JointSampleTerm> replica_terms_;
+};
+
 std::unique_ptr<Hypothesis> TemplateLikelihood::hypothesis(std::vector<Sample>& samples, RunContext& context)
 {
     log::info("template " + map_path_ + ": smoothing at " + std::to_string(n_sigma()) + " scales, nside " +
               std::to_string(nside()));
     TemplateHypothesis::Spec spec{map_, map_path_, *effective_area_, settings(), flux_e0_gev(), profile_points(),
                                   inject_rebuild_pdfs()};
+    if (samples.size() > 1) return std::make_unique<JointTemplateHypothesis>(samples, std::move(spec), context.comm);
     return std::make_unique<TemplateHypothesis>(samples.front().events, std::move(spec), context.comm);
 }
 

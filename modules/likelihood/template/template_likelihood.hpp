@@ -47,8 +47,8 @@ public:
     // Fit of n_s at the template's fixed gamma.
     FitResult fit(const ReduceSum& reduce);
     // RA scrambling for background trial `trial`: event i's new RA is the i-th draw of the
-    // (seed, trial) stream; only the pixel within the event's ring changes.
-    void scramble(std::uint64_t seed, std::int64_t trial);
+    // (seed, trial, sample) stream; only the pixel within the event's ring changes.
+    void scramble(std::uint64_t seed, std::int64_t trial, std::uint64_t sample = 0);
     // Background trials first_trial .. first_trial + count - 1 (count <= kBatch) into out[0 ..
     // count): for each, the result of scramble(seed, t) then fit(reduce_nothing), bit for bit.
     // The lookups of the batch's trials are interleaved event by event, so that the rows of a
@@ -61,6 +61,7 @@ public:
     // TS at a given n_s (for the n_s profile).
     double ts_at(double ns, const ReduceSum& reduce);
     bool has_energy() const { return has_energy_; }
+    std::size_t size() const { return order_.size(); }
     // Bytes of map values the events can reach (the lookups' working set).
     std::size_t reach_bytes() const { return reach_.size() * sizeof(float); }
 
@@ -99,7 +100,7 @@ private:
     double n_total_;
     PointSourceFitter fitter_;
 
-    void scramble_cells(std::uint64_t seed, std::int64_t trial, std::uint32_t* cell) const;
+    void scramble_cells(std::uint64_t seed, std::int64_t trial, std::uint32_t* cell, std::uint64_t sample = 0) const;
 };
 
 }  // namespace nusky
