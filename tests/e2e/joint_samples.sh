@@ -228,11 +228,31 @@ ts = h5py.File(sys.argv[3])["trials/ts"][:]
 assert len(ts) == 20 and (ts >= 0).all(), ts
 print("joint template: ok (20 trials, median TS %.3f)" % np.median(ts))
 PY
+# Joint template signal trials: the template's flux seen by both samples; the same rows on 1 and
+# 2 ranks; the injected signal recovered.
+for np in 1 2; do
+  run_np $np run "$WORK/tpl2.ini" --output "$WORK/tpl_sens$np.h5" --set job.task=sensitivity --set job.trials=20 \
+    --set job.inject_ns=0,600 --set job.signal_trials=6 > "$WORK/tpl_sens$np.log" 2>&1 \
+    || { cat "$WORK/tpl_sens$np.log"; fail "joint template sensitivity np $np"; }
+done
+h5diff "$WORK/tpl_sens1.h5" "$WORK/tpl_sens2.h5" /injection /injection > /dev/null \
+  || fail "joint template signal trials differ between 1 and 2 ranks"
+"$PY" - "$WORK/tpl_sens2.h5" "$WORK/tpl_trials1.h5" <<'PY'
+import h5py, numpy as np, sys
+s, t = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+assert np.array_equal(s["trials/ts"][:], t["trials/ts"][:]), "background rows of sensitivity != joint trials"
+inj = s["injection"]
+assert abs(inj.attrs["yield_fraction_a"] - 0.5) < 1e-12 and abs(inj.attrs["yield_fraction_b"] - 0.5) < 1e-12
+assert "seen by all 2 samples" in inj.attrs["flux_unit"] and inj.attrs["events_per_flux_unit"] > 0
+n = inj["n_injected"][:]
+assert np.all(n[:6] == 0) and n[6:].mean() > 450, n
+ns = inj["bias_median_ns"][:]
+assert ns[1] > 300 and ns[1] > ns[0] + 250, ns
+print("joint template signal trials: bias curve", list(zip(inj["bias_n_inj"][:], ns)))
+PY
 
 # Refused up front: a task joint samples cannot run yet, an unknown sample.
 out=$WORK/refused.h5
-expect_failure joint_template_sensitivity "likelihood 'template' cannot run task 'sensitivity' on joint samples yet (it runs: fit, trials)" \
-  "$out" run_np 1 run "$WORK/tpl2.ini" --output "$out" --set job.task=sensitivity --set job.trials=10 --set job.inject_ns=5
 expect_failure joint_scan "cannot run task 'scan' on joint samples yet (it runs: fit, trials, inject, sensitivity)" "$out" \
   run_np 2 run "$WORK/joint.ini" --output "$out" --set job.task=scan --set job.nside=64
 expect_failure joint_unknown_sample "[reader.c]: no sample 'c'" "$out" \

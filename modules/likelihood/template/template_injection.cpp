@@ -55,8 +55,18 @@ TemplateSignalTrials::TemplateSignalTrials(const Events& all, const TemplatePdfs
 
 TrialResult TemplateSignalTrials::operator()(std::uint64_t seed, std::int64_t trial, const Events& injected)
 {
+    const Eigen::ArrayXd& combined = excess(seed, trial, injected);
+    const auto n = static_cast<std::size_t>(combined.size());
+    const double n_total = static_cast<double>(n);
+    const auto r = fitter_.fit_ns_excess(combined.data(), n, EventTotals{n_total, n_total}, reduce_nothing, settings_.gamma);
+    return TrialResult{r.ts, r.ns, settings_.gamma};
+}
+
+const Eigen::ArrayXd& TemplateSignalTrials::excess(std::uint64_t seed, std::int64_t trial, const Events& injected,
+                                                   std::uint64_t sample)
+{
     // The scramble of TemplateEvents::scramble.
-    CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0);
+    CounterRng rng(seed, static_cast<std::uint64_t>(trial), 0, sample);
     const double two_pi = 2.0 * std::numbers::pi;
     for (std::size_t i = 0; i < pixel_.size(); ++i)
         pixel_[i] = pixel_in_ring_for_ra(pdfs_.smoothed, index_.ring[i], two_pi * rng.uniform());
@@ -94,10 +104,7 @@ TrialResult TemplateSignalTrials::operator()(std::uint64_t seed, std::int64_t tr
         signal_subtraction_densities(pdfs_.smoothed, idx, std::span<double>(sub.data(), ni));
         combined_.tail(ni) = (s - sub) * r_injected / b_injected;
     }
-    const double n_total = static_cast<double>(nb + ni);
-    const auto r = fitter_.fit_ns_excess(combined_.data(), static_cast<std::size_t>(nb + ni),
-                                         EventTotals{n_total, n_total}, reduce_nothing, settings_.gamma);
-    return TrialResult{r.ts, r.ns, settings_.gamma};
+    return combined_;
 }
 
 std::unique_ptr<Injector> template_injector(const EventSample& sample, const Eigen::ArrayXd& map,
@@ -124,14 +131,16 @@ std::unique_ptr<Injector> template_injector(const EventSample& sample, const Eig
 std::vector<double> template_mc_energy_counts(const EventSample& sample, const TemplatePdfs& pdfs,
                                               const TemplateInjectionSettings& s, const Comm& comm)
 {
-    // The MC part of the energy ratio, as TemplatePdfs sums it (for per-trial ratio tables).
+    // The MC part of the energy ratio, as TemplatePdfs sums it (for per-trial ratio tables): from
+    // the whole MC in global event order, so that the sums, and the signal trials, are the same
+    // for any rank count (per-rank partial sums added up would round differently).
     std::vector<double> mc_counts;
     if (pdfs.energy) {
         const auto& binning = s.pdf_settings.energy_binning;
         mc_counts.assign(static_cast<std::size_t>(binning.n_cells()), 0.0);
-        fill_energy_mc_counts(binning, GammaGrid::single(s.gamma), sample.mc.z, sample.mc.log10_energy,
-                              sample.mc.true_energy, sample.mc.oneweight, mc_counts);
-        comm.sum(mc_counts.data(), static_cast<int>(mc_counts.size()));
+        const Events mc = sample.mc.allgather(comm);
+        fill_energy_mc_counts(binning, GammaGrid::single(s.gamma), mc.z, mc.log10_energy, mc.true_energy,
+                              mc.oneweight, mc_counts);
     }
     return mc_counts;
 }

@@ -30,6 +30,11 @@ public:
     TemplateSignalTrials(const Events& all_data, const TemplatePdfs& pdfs, const TemplateSettings& settings,
                          const std::vector<double>& mc_energy_counts, bool rebuild_pdfs);
     TrialResult operator()(std::uint64_t seed, std::int64_t trial, const Events& injected);
+    // The trial's per-event excess (S - S~) R / B, the scrambled sample's events then the
+    // injected ones, without the fit: one sample's term of a joint signal trial. `sample`
+    // keys the scramble's stream, as TemplateEvents::scramble's.
+    const Eigen::ArrayXd& excess(std::uint64_t seed, std::int64_t trial, const Events& injected,
+                                 std::uint64_t sample = 0);
 
 private:
     const TemplatePdfs& pdfs_;

@@ -361,7 +361,6 @@ public:
 
     std::vector<std::string> tasks() const override { return {"fit", "trials", "inject", "sensitivity"}; }
     bool joint() const override { return true; }
-    std::vector<std::string> joint_tasks() const override { return {"fit", "trials"}; }
     bool injects_from_mc() const override { return true; }
 
     void prepare(RunContext&) override
@@ -622,14 +621,59 @@ public:
         }
     }
 
-    std::unique_ptr<Injector> injector(RunContext&) override
+    // The template's flux seen by every sample: sample k gets Poisson(mu Y_k / sum Y) events from
+    // its own MC (weighted by the template at their true directions) and streams.
+    std::unique_ptr<Injector> injector(RunContext& context) override
     {
-        throw Error("template: joint samples run tasks fit and trials");  // refused up front (joint_tasks)
+        const Comm& comm = context.comm;
+        const double gamma = spec_.settings.gamma;
+        std::vector<InjectionPool> pools;
+        std::vector<std::uint64_t> streams;
+        const TemplateInjectionSettings settings{gamma, spec_.e0_gev, 0.0, 1e-18, spec_.rebuild_pdfs, spec_.settings};
+        mc_energy_counts_.clear();
+        for (std::size_t k = 0; k < samples_.size(); ++k) {
+            const EventSample& e = samples_[k].events;
+            pools.push_back(template_injection_pool(e.mc, spec_.map, gamma, spec_.e0_gev, e.livetime_s, comm));
+            streams.push_back(samples_[k].stream);
+            mc_energy_counts_.push_back(template_mc_energy_counts(e, *pdfs_[k], settings, comm));
+        }
+        char name[200];
+        std::snprintf(name, sizeof name,
+                      "E^2 dN/dE at %g GeV [TeV cm^-2 s^-1] of the whole template, E^-%g, seen by all %zu samples",
+                      spec_.e0_gev, gamma, samples_.size());
+        auto injector = std::make_unique<JointPoolInjector>(std::move(pools), std::move(streams), spec_.e0_gev, name);
+        for (std::size_t k = 0; k < samples_.size(); ++k)
+            injector->attributes["yield_fraction_" + samples_[k].name] = injector->fractions()[k];
+        injector->attributes["trial_pdfs"] =
+            std::string(spec_.rebuild_pdfs ? "rebuilt per signal trial" : "fixed (the sample's)");
+        return injector;
     }
 
-    TrialResult signal_trial(std::uint64_t, std::int64_t, const std::vector<Events>&) override
+    // Each sample's scrambled events plus its injected ones, as a single-sample signal trial
+    // builds them (TemplateSignalTrials, its own stream), then one joint fit.
+    TrialResult signal_trial(std::uint64_t seed, std::int64_t trial, const std::vector<Events>& injected) override
     {
-        throw Error("template: joint samples run tasks fit and trials");
+        const std::size_t n = samples_.size();
+        if (signal_.empty()) {
+            for (std::size_t k = 0; k < n; ++k) {
+                signal_.push_back(std::make_unique<TemplateSignalTrials>(whole_[k], *pdfs_[k], spec_.settings,
+                                                                         mc_energy_counts_[k], spec_.rebuild_pdfs));
+            }
+        }
+        std::vector<const Eigen::ArrayXd*> excess(n);
+        std::vector<JointSampleTerm> terms(n);
+        for (std::size_t k = 0; k < n; ++k) {
+            excess[k] = &signal_[k]->excess(seed, trial, injected[k], samples_[k].stream);
+            terms[k].name = samples_[k].name;
+            terms[k].n_local = static_cast<std::size_t>(excess[k]->size());
+            terms[k].n_total = static_cast<double>(excess[k]->size());
+            const Eigen::ArrayXd* d = excess[k];
+            terms[k].excess_at_gamma = [d](double, double* out) { std::copy(d->data(), d->data() + d->size(), out); };
+            const double yield = yields_[k];
+            terms[k].yield = [yield](double) { return yield; };
+        }
+        const auto r = fit_joint(terms, fit_settings_, reduce_nothing);
+        return TrialResult{r.fit.ts, r.fit.ns, spec_.settings.gamma};
     }
 
 private:
@@ -662,6 +706,8 @@ private:
     std::vector<Events> whole_;
     std::vector<std::unique_ptr<TemplateEvents>> replicas_;
     std::vector<JointSampleTerm> replica_terms_;
+    std::vector<std::vector<double>> mc_energy_counts_;  // per sample, for its signal trials
+    std::vector<std::unique_ptr<TemplateSignalTrials>> signal_;
 };
 
 std::unique_ptr<Hypothesis> TemplateLikelihood::hypothesis(std::vector<Sample>& samples, RunContext& context)
