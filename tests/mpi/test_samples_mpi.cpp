@@ -56,6 +56,14 @@ public:
 
 NUSKY_REGISTER_MODULE(likelihood, SampleCensus, "sample_census", "test: records the samples it is given")
 
+// The same for one sample only: a job of several samples is refused before anything is read.
+class OneSampleCensus : public SampleCensus {
+public:
+    bool joint() const override { return false; }
+};
+
+NUSKY_REGISTER_MODULE(likelihood, OneSampleCensus, "one_sample_census", "test: fits one sample only")
+
 std::string scratch_output(const Comm& comm, const std::string& name)
 {
     // One directory for all ranks: rank 0 makes it, everyone uses its name.
@@ -160,7 +168,7 @@ TEST(test_samples_mpi, SampleSectionsAreChecked)
     EXPECT_TRUE(fails(ok + "[reco.other]\ntype = passthrough\n"));
     EXPECT_TRUE(fails(ok, {"job.samples=south, all, third"}));
     EXPECT_TRUE(fails(ok, {"job.samples=south, south"}));
-    EXPECT_TRUE(fails(ok, {"likelihood.type=template"}));
+    EXPECT_TRUE(fails(ok, {"likelihood.type=one_sample_census"}));
     // Per-sample sections without [job] samples.
     EXPECT_TRUE(fails("[reader]\ntype = simulation\n[reader.a]\ntype = simulation\n[likelihood]\ntype = sample_census\n"));
 }
