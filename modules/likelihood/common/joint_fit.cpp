@@ -23,6 +23,31 @@ std::vector<double> yield_fractions(const std::vector<JointSampleTerm>& terms, d
     return w;
 }
 
+std::string record_joint_samples(Results& results, const std::vector<Sample>& samples, const JointFitResult& joint,
+                                 const std::vector<bool>& has_energy, const std::vector<std::string>& yield_source)
+{
+    std::string line;
+    for (std::size_t k = 0; k < samples.size(); ++k) {
+        auto& g = results.group("/fit/samples/" + samples[k].name);
+        g.attributes["ns"] = joint.fit.ns * joint.fraction[k];
+        g.attributes["n_events"] = samples[k].n_events;
+        g.attributes["yield_fraction"] = joint.fraction[k];
+        g.attributes["ts"] = joint.ts[k];
+        g.attributes["energy_term"] = std::string(has_energy[k] ? "mc" : "none");
+        g.attributes["yield_source"] = yield_source[k];
+        line += "; " + samples[k].name + ": n_s " + std::to_string(joint.fit.ns * joint.fraction[k]) + " (" +
+                std::to_string(100.0 * joint.fraction[k]) + " % of the yield)";
+    }
+    return line;
+}
+
+std::vector<Events> gather_samples(const std::vector<Sample>& samples, const Comm& comm)
+{
+    std::vector<Events> whole(samples.size());
+    for (std::size_t k = 0; k < samples.size(); ++k) whole[k] = samples[k].events.data.allgather(comm);
+    return whole;
+}
+
 JointFitResult fit_joint(const std::vector<JointSampleTerm>& terms, const FitSettings& settings,
                          const ReduceSum& reduce)
 {

@@ -7,6 +7,8 @@
 // which is never below the domain's own bound min_k N_k / w_k (the w_k sum to 1).
 // A joint fit of sample A with an exact copy of A gives n_s = 2 n_s,A and TS = 2 TS_A.
 #include "likelihood/common/ps_fit.hpp"
+#include "nusky/results.hpp"
+#include "nusky/stages.hpp"
 
 #include <functional>
 #include <string>
@@ -41,5 +43,14 @@ std::vector<double> yield_fractions(const std::vector<JointSampleTerm>& terms, d
 // settings.gamma_max, gamma is fixed there (samples without an energy term).
 JointFitResult fit_joint(const std::vector<JointSampleTerm>& terms, const FitSettings& settings,
                          const ReduceSum& reduce);
+
+// What every joint hypothesis reports per sample: /fit/samples/<name> with its ns, n_events,
+// yield_fraction, its part of the TS, energy_term ("mc" or "none") and yield_source; returns the
+// log line's per-sample part ("; a: n_s 12.3 (45.6 % of the yield)...").
+std::string record_joint_samples(Results& results, const std::vector<Sample>& samples, const JointFitResult& joint,
+                                 const std::vector<bool>& has_energy, const std::vector<std::string>& yield_source);
+
+// Each sample's events, whole, on this rank (what background and signal trials scramble).
+std::vector<Events> gather_samples(const std::vector<Sample>& samples, const Comm& comm);
 
 }  // namespace nusky

@@ -478,26 +478,17 @@ public:
                            ", " + std::to_string(spec_.dec_deg) + ") deg: TS " + std::to_string(joint.fit.ts) +
                            ", n_s " + std::to_string(joint.fit.ns) +
                            (any_energy_ ? ", gamma " + std::to_string(joint.fit.gamma) : "");
+        std::vector<bool> has_energy;
+        std::vector<std::string> yield_source;
         for (std::size_t k = 0; k < n; ++k) {
-            auto& g = context.results.group("/fit/samples/" + samples_[k].name);
-            g.attributes["ns"] = joint.fit.ns * joint.fraction[k];
-            g.attributes["n_events"] = samples_[k].n_events;
-            g.attributes["yield_fraction"] = joint.fraction[k];
-            g.attributes["ts"] = joint.ts[k];
-            g.attributes["energy_term"] = std::string(events[k]->has_energy() ? "mc" : "none");
-            g.attributes["yield_source"] = yields_[k].source();
-            line += "; " + samples_[k].name + ": n_s " + std::to_string(joint.fit.ns * joint.fraction[k]) + " (" +
-                    std::to_string(100.0 * joint.fraction[k]) + " % of the yield)";
+            has_energy.push_back(events[k]->has_energy());
+            yield_source.push_back(yields_[k].source());
         }
-        log::info(line);
+        log::info(line + record_joint_samples(context.results, samples_, joint, has_energy, yield_source));
         return TrialResult{joint.fit.ts, joint.fit.ns, gamma};
     }
 
-    void replicate(const Comm& comm) override
-    {
-        whole_.resize(samples_.size());
-        for (std::size_t k = 0; k < samples_.size(); ++k) whole_[k] = samples_[k].events.data.allgather(comm);
-    }
+    void replicate(const Comm& comm) override { whole_ = gather_samples(samples_, comm); }
 
     void background_trials(std::uint64_t seed, std::int64_t trial, int count, TrialResult* out) override
     {

@@ -251,6 +251,23 @@ private:
     std::vector<Source> sources_;
 };
 
+// /stacking: the catalog's name, ra_deg, dec_deg and weight of each source.
+void record_sources(Results& results, const std::vector<Source>& sources, const Comm& comm)
+{
+    std::vector<std::string> names;
+    std::vector<double> ra, dec, weight;
+    for (const auto& s : sources) {
+        names.push_back(s.name);
+        ra.push_back(s.ra / deg);
+        dec.push_back(s.dec / deg);
+        weight.push_back(s.weight);
+    }
+    results.set_replicated("/stacking", "name", names, comm);
+    results.set_replicated("/stacking", "ra_deg", ra, comm);
+    results.set_replicated("/stacking", "dec_deg", dec, comm);
+    results.set_replicated("/stacking", "weight", weight, comm);
+}
+
 // The stacked fit of one (n_s, gamma) over the catalog, sources weighted by weight x acceptance.
 class StackingHypothesis : public Hypothesis {
 public:
@@ -292,19 +309,8 @@ public:
         fit.attributes["catalog"] = catalog_path_;
         fit.attributes["acceptance"] = std::string(weighted_ ? "mc" : "equal");
         fit.attributes["energy_term"] = std::string(shard.has_energy() ? "mc" : "none");
-        std::vector<std::string> names;
-        std::vector<double> ra, dec, weight;
-        for (const auto& s : sources_) {
-            names.push_back(s.name);
-            ra.push_back(s.ra / deg);
-            dec.push_back(s.dec / deg);
-            weight.push_back(s.weight);
-        }
         const double gamma_for_coefficients = std::isfinite(observed.gamma) ? observed.gamma : 2.0;
-        context.results.set_replicated("/stacking", "name", names, comm);
-        context.results.set_replicated("/stacking", "ra_deg", ra, comm);
-        context.results.set_replicated("/stacking", "dec_deg", dec, comm);
-        context.results.set_replicated("/stacking", "weight", weight, comm);
+        record_sources(context.results, sources_, comm);
         context.results.set_replicated("/stacking", "coefficient",
                                        acceptance_.coefficients(sources_, gamma_for_coefficients), comm);
         log::info("stacking of " + std::to_string(sources_.size()) + " sources (" + catalog_path_ + "): TS " +
@@ -451,38 +457,19 @@ public:
                            std::to_string(samples_.size()) + " samples: TS " + std::to_string(joint.fit.ts) +
                            ", n_s " + std::to_string(joint.fit.ns) +
                            (any_energy_ ? ", gamma " + std::to_string(joint.fit.gamma) : "");
+        std::vector<bool> has_energy;
         for (std::size_t k = 0; k < samples_.size(); ++k) {
-            auto& g = context.results.group("/fit/samples/" + samples_[k].name);
-            g.attributes["ns"] = joint.fit.ns * joint.fraction[k];
-            g.attributes["n_events"] = samples_[k].n_events;
-            g.attributes["yield_fraction"] = joint.fraction[k];
-            g.attributes["ts"] = joint.ts[k];
-            g.attributes["energy_term"] = std::string(shards[k]->has_energy() ? "mc" : "none");
-            g.attributes["yield_source"] = yield_source_[k];
-            g.attributes["acceptance"] = std::string(weighted_[k] ? "mc" : "equal");
-            line += "; " + samples_[k].name + ": n_s " + std::to_string(joint.fit.ns * joint.fraction[k]);
+            has_energy.push_back(shards[k]->has_energy());
+            context.results.group("/fit/samples/" + samples_[k].name).attributes["acceptance"] =
+                std::string(weighted_[k] ? "mc" : "equal");
         }
-        std::vector<std::string> names;
-        std::vector<double> ra, dec, weight;
-        for (const auto& s : sources_) {
-            names.push_back(s.name);
-            ra.push_back(s.ra / deg);
-            dec.push_back(s.dec / deg);
-            weight.push_back(s.weight);
-        }
-        context.results.set_replicated("/stacking", "name", names, comm);
-        context.results.set_replicated("/stacking", "ra_deg", ra, comm);
-        context.results.set_replicated("/stacking", "dec_deg", dec, comm);
-        context.results.set_replicated("/stacking", "weight", weight, comm);
+        line += record_joint_samples(context.results, samples_, joint, has_energy, yield_source_);
+        record_sources(context.results, sources_, comm);
         log::info(line);
         return TrialResult{joint.fit.ts, joint.fit.ns, gamma};
     }
 
-    void replicate(const Comm& comm) override
-    {
-        whole_.resize(samples_.size());
-        for (std::size_t k = 0; k < samples_.size(); ++k) whole_[k] = samples_[k].events.data.allgather(comm);
-    }
+    void replicate(const Comm& comm) override { whole_ = gather_samples(samples_, comm); }
 
     void background_trials(std::uint64_t seed, std::int64_t trial, int count, TrialResult* out) override
     {

@@ -583,26 +583,18 @@ public:
         }
         std::string line = "joint template fit of " + std::to_string(samples_.size()) + " samples: TS " +
                            std::to_string(joint.fit.ts) + ", n_s " + std::to_string(joint.fit.ns);
+        std::vector<bool> has_energy;
         for (std::size_t k = 0; k < samples_.size(); ++k) {
-            auto& g = context.results.group("/fit/samples/" + samples_[k].name);
-            g.attributes["ns"] = joint.fit.ns * joint.fraction[k];
-            g.attributes["n_events"] = samples_[k].n_events;
-            g.attributes["yield_fraction"] = joint.fraction[k];
-            g.attributes["ts"] = joint.ts[k];
-            g.attributes["energy_term"] = std::string(shards[k]->has_energy() ? "mc" : "none");
-            g.attributes["yield_source"] = std::string("mc");
-            g.attributes["acceptance"] = pdfs_[k]->acceptance_source;
-            line += "; " + samples_[k].name + ": n_s " + std::to_string(joint.fit.ns * joint.fraction[k]);
+            has_energy.push_back(shards[k]->has_energy());
+            context.results.group("/fit/samples/" + samples_[k].name).attributes["acceptance"] =
+                pdfs_[k]->acceptance_source;
         }
-        log::info(line);
+        const std::vector<std::string> from_mc(samples_.size(), "mc");
+        log::info(line + record_joint_samples(context.results, samples_, joint, has_energy, from_mc));
         return TrialResult{joint.fit.ts, joint.fit.ns, gamma};
     }
 
-    void replicate(const Comm& comm) override
-    {
-        whole_.resize(samples_.size());
-        for (std::size_t k = 0; k < samples_.size(); ++k) whole_[k] = samples_[k].events.data.allgather(comm);
-    }
+    void replicate(const Comm& comm) override { whole_ = gather_samples(samples_, comm); }
 
     void background_trials(std::uint64_t seed, std::int64_t trial, int count, TrialResult* out) override
     {
