@@ -260,6 +260,26 @@ JointPoolInjector::JointPoolInjector(std::vector<InjectionPool> pools, std::vect
     attributes["flux_e0_gev"] = e0_gev;
 }
 
+std::unique_ptr<JointPoolInjector> joint_injector(const std::vector<Sample>& samples,
+                                                  const std::function<InjectionPool(const Sample&)>& pool_of,
+                                                  double e0_gev, std::string flux_unit, const std::string& who,
+                                                  const Comm& comm)
+{
+    std::vector<InjectionPool> pools;
+    std::vector<std::uint64_t> streams;
+    for (const Sample& s : samples) {
+        if (comm.sum(static_cast<std::int64_t>(s.events.mc.size())) == 0)
+            throw Error(who + ": sample " + s.name + " has no MC events to inject (joint tasks inject and "
+                              "sensitivity need MC in every sample)");
+        pools.push_back(pool_of(s));
+        streams.push_back(s.stream);
+    }
+    auto injector = std::make_unique<JointPoolInjector>(std::move(pools), std::move(streams), e0_gev, std::move(flux_unit));
+    for (std::size_t k = 0; k < samples.size(); ++k)
+        injector->attributes["yield_fraction_" + samples[k].name] = injector->fractions()[k];
+    return injector;
+}
+
 std::vector<Events> JointPoolInjector::draw(std::uint64_t seed, std::int64_t trial, double mu) const
 {
     std::vector<Events> out;

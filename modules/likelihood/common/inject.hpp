@@ -18,10 +18,13 @@
 #include "nusky/event.hpp"
 #include "nusky/hypothesis.hpp"
 #include "nusky/mpi.hpp"
+#include "nusky/stages.hpp"
 
 #include <Eigen/Core>
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -112,5 +115,13 @@ private:
     std::vector<std::uint64_t> streams_;
     std::vector<double> fractions_;  // Y_k / sum Y
 };
+
+// The injector of a joint hypothesis (collective): `pool_of` gives each sample's MC pool for the
+// hypothesis; sample k's stream is its Sample::stream; /injection gets yield_fraction_<name>.
+// Throws, naming `who` and the sample, when a sample has no MC.
+std::unique_ptr<JointPoolInjector> joint_injector(const std::vector<Sample>& samples,
+                                                  const std::function<InjectionPool(const Sample&)>& pool_of,
+                                                  double e0_gev, std::string flux_unit, const std::string& who,
+                                                  const Comm& comm);
 
 }  // namespace nusky

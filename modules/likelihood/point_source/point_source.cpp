@@ -507,26 +507,18 @@ public:
     {
         const Comm& comm = context.comm;
         const auto& in = spec_.source;
-        std::vector<InjectionPool> pools;
-        std::vector<std::uint64_t> streams;
-        for (const Sample& s : samples_) {
-            if (comm.sum(static_cast<std::int64_t>(s.events.mc.size())) == 0)
-                throw Error("point_source: sample " + s.name + " has no MC events to inject (joint tasks inject and "
-                            "sensitivity need MC in every sample)");
-            pools.push_back(point_source_injection_pool(s.events.mc, in.ra, in.dec, in.gamma, in.band, in.e0_gev,
-                                                        s.events.livetime_s, comm));
-            streams.push_back(s.stream);
-        }
         char name[160];
         std::snprintf(name, sizeof name,
                       "E^2 dN/dE at %g GeV [TeV cm^-2 s^-1], point flux E^-%g seen by all %zu samples", in.e0_gev,
                       in.gamma, samples_.size());
-        auto injector = std::make_unique<JointPoolInjector>(std::move(pools), std::move(streams), in.e0_gev, name);
+        auto pool_of = [&](const Sample& s) {
+            return point_source_injection_pool(s.events.mc, in.ra, in.dec, in.gamma, in.band, in.e0_gev,
+                                               s.events.livetime_s, comm);
+        };
+        auto injector = joint_injector(samples_, pool_of, in.e0_gev, name, "point_source", comm);
         injector->attributes["source_ra_deg"] = spec_.ra_deg;
         injector->attributes["source_dec_deg"] = spec_.dec_deg;
         injector->attributes["band_deg"] = in.band * 180.0 / std::numbers::pi;
-        for (std::size_t k = 0; k < samples_.size(); ++k)
-            injector->attributes["yield_fraction_" + samples_[k].name] = injector->fractions()[k];
         return injector;
     }
 

@@ -495,26 +495,18 @@ public:
     std::unique_ptr<Injector> injector(RunContext& context) override
     {
         const Comm& comm = context.comm;
-        std::vector<InjectionPool> pools;
-        std::vector<std::uint64_t> streams;
-        for (const Sample& s : samples_) {
-            if (comm.sum(static_cast<std::int64_t>(s.events.mc.size())) == 0)
-                throw Error("stacking: sample " + s.name + " has no MC events to inject (joint tasks inject and "
-                            "sensitivity need MC in every sample)");
-            pools.push_back(stacking_injection_pool(s.events.mc, sources_, injection_.gamma, injection_.band,
-                                                    injection_.e0_gev, s.events.livetime_s, comm));
-            streams.push_back(s.stream);
-        }
         char name[200];
         std::snprintf(name, sizeof name,
                       "E^2 dN/dE at %g GeV [TeV cm^-2 s^-1] summed over %zu sources (in proportion to their weights), "
                       "E^-%g, seen by all %zu samples",
                       injection_.e0_gev, sources_.size(), injection_.gamma, samples_.size());
-        auto injector = std::make_unique<JointPoolInjector>(std::move(pools), std::move(streams), injection_.e0_gev, name);
+        auto pool_of = [&](const Sample& s) {
+            return stacking_injection_pool(s.events.mc, sources_, injection_.gamma, injection_.band, injection_.e0_gev,
+                                           s.events.livetime_s, comm);
+        };
+        auto injector = joint_injector(samples_, pool_of, injection_.e0_gev, name, "stacking", comm);
         injector->attributes["n_sources"] = static_cast<std::int64_t>(sources_.size());
         injector->attributes["band_deg"] = injection_.band / deg;
-        for (std::size_t k = 0; k < samples_.size(); ++k)
-            injector->attributes["yield_fraction_" + samples_[k].name] = injector->fractions()[k];
         return injector;
     }
 

@@ -619,23 +619,18 @@ public:
     {
         const Comm& comm = context.comm;
         const double gamma = spec_.settings.gamma;
-        std::vector<InjectionPool> pools;
-        std::vector<std::uint64_t> streams;
         const TemplateInjectionSettings settings{gamma, spec_.e0_gev, 0.0, 1e-18, spec_.rebuild_pdfs, spec_.settings};
         mc_energy_counts_.clear();
-        for (std::size_t k = 0; k < samples_.size(); ++k) {
-            const EventSample& e = samples_[k].events;
-            pools.push_back(template_injection_pool(e.mc, spec_.map, gamma, spec_.e0_gev, e.livetime_s, comm));
-            streams.push_back(samples_[k].stream);
-            mc_energy_counts_.push_back(template_mc_energy_counts(e, *pdfs_[k], settings, comm));
-        }
+        for (std::size_t k = 0; k < samples_.size(); ++k)
+            mc_energy_counts_.push_back(template_mc_energy_counts(samples_[k].events, *pdfs_[k], settings, comm));
         char name[200];
         std::snprintf(name, sizeof name,
                       "E^2 dN/dE at %g GeV [TeV cm^-2 s^-1] of the whole template, E^-%g, seen by all %zu samples",
                       spec_.e0_gev, gamma, samples_.size());
-        auto injector = std::make_unique<JointPoolInjector>(std::move(pools), std::move(streams), spec_.e0_gev, name);
-        for (std::size_t k = 0; k < samples_.size(); ++k)
-            injector->attributes["yield_fraction_" + samples_[k].name] = injector->fractions()[k];
+        auto pool_of = [&](const Sample& s) {
+            return template_injection_pool(s.events.mc, spec_.map, gamma, spec_.e0_gev, s.events.livetime_s, comm);
+        };
+        auto injector = joint_injector(samples_, pool_of, spec_.e0_gev, name, "template", comm);
         injector->attributes["trial_pdfs"] =
             std::string(spec_.rebuild_pdfs ? "rebuilt per signal trial" : "fixed (the sample's)");
         return injector;
